@@ -1,0 +1,13 @@
+// atomcloud: the C++ SDK for ALIENTEK's Atom Cloud. Includes the whole public API.
+#ifndef ATOMCLOUD_ATOMCLOUD_HPP
+#define ATOMCLOUD_ATOMCLOUD_HPP
+
+#include <atomcloud/bytes.hpp>
+#include <atomcloud/config.hpp>
+#include <atomcloud/device_id.hpp>
+#include <atomcloud/error.hpp>
+#include <atomcloud/frame.hpp>
+#include <atomcloud/logger.hpp>
+#include <atomcloud/payload.hpp>
+
+#endif

@@ -1,0 +1,129 @@
+// Options shared by rest_client and session: plain aggregates with defaults, so designated
+// initialisers read well:
+//
+//   atomcloud::config cfg{.token = "...", .tls = {.ca_file = "ca.pem"}};
+//
+// (designated initialisers need C++20 in the caller; in C++17 assign the members.)
+#ifndef ATOMCLOUD_CONFIG_HPP
+#define ATOMCLOUD_CONFIG_HPP
+
+#include <atomcloud/detail/config.hpp>
+#include <atomcloud/logger.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+namespace boost::asio::ssl {
+class context;
+} // namespace boost::asio::ssl
+
+namespace atomcloud {
+
+/// TLS settings. Verification of the server's certificate and host name is on by default.
+struct tls_options {
+    /// Verify the certificate chain and the host name. Turning this off makes the
+    /// connection open to interception; every connection made without verification logs
+    /// a warning (and, with no logger set, writes one to stderr once per process).
+    bool verify = true;
+    /// A PEM file of trusted CA certificates. Empty: the system's default trust store.
+    std::string ca_file;
+    /// PEM text of trusted CA certificates (added to ca_file or the default store).
+    std::string ca_pem;
+    /// A TLS context of the caller's, used as it is (its trust store and verify mode);
+    /// SNI and host-name verification are still applied per connection when `verify`.
+    std::shared_ptr<boost::asio::ssl::context> context;
+};
+
+/// Time limits for each step of a connection and for each request.
+struct timeout_options {
+    std::chrono::milliseconds resolve{std::chrono::seconds(10)};
+    std::chrono::milliseconds connect{std::chrono::seconds(10)};
+    std::chrono::milliseconds tls_handshake{std::chrono::seconds(10)};
+    /// REST: writing a request and reading its whole response.
+    std::chrono::milliseconds request{std::chrono::seconds(30)};
+    /// Session: the WebSocket upgrade.
+    std::chrono::milliseconds websocket_handshake{std::chrono::seconds(10)};
+};
+
+/// Retries of transient REST failures (connect errors, HTTP 5xx, API code 500, a
+/// connection closed mid-response), with capped exponential backoff. Timeouts and other
+/// errors are not retried.
+struct retry_options {
+    /// Attempts in all, including the first; 1 turns retries off.
+    unsigned max_attempts = 3;
+    std::chrono::milliseconds initial_backoff{200};
+    std::chrono::milliseconds max_backoff{std::chrono::seconds(5)};
+    double multiplier = 2.0;
+};
+
+/// How the session waits between connection attempts: initial_delay, then multiplied by
+/// `multiplier` after each failure up to max_delay, each delay randomised by +/- `jitter`
+/// (a fraction). The first reconnect after a working link was lost waits only
+/// initial_delay.
+struct reconnect_options {
+    std::chrono::milliseconds initial_delay{100};
+    std::chrono::milliseconds max_delay{std::chrono::seconds(30)};
+    double multiplier = 2.0;
+    double jitter = 0.2;
+};
+
+/// What session::async_send does while the link is down.
+enum class send_policy {
+    queue, ///< wait for the link, in a bounded queue (client_errc::send_queue_full when full)
+    fail,  ///< fail at once with client_errc::not_connected
+};
+
+/// Options of the WebSocket session.
+struct session_options {
+    reconnect_options reconnect;
+    /// The link is declared dead, and reconnected, when nothing arrives for this long;
+    /// a WebSocket ping is sent when half of it has passed in silence.
+    std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};
+    send_policy when_disconnected = send_policy::queue;
+    /// Limits of the send queue (messages waiting for the link or for their turn).
+    std::size_t max_queued_messages = 4096;
+    std::size_t max_queued_bytes = 4 * 1024 * 1024;
+    /// Largest WebSocket message accepted from the server.
+    std::size_t max_message_size = 1024 * 1024;
+    /// Received events held for the application. When async_receive is not called and
+    /// these are reached, the session stops reading from the socket (nothing is dropped;
+    /// the server sees TCP backpressure) until the application receives again.
+    std::size_t max_pending_events = 100000;
+    std::size_t max_pending_bytes = 16 * 1024 * 1024;
+};
+
+/// Everything a rest_client or session needs.
+struct config {
+    /// Where the platform is: https://host[:port][/path-prefix]. The REST API lives under
+    /// <base>/api, the WebSocket endpoint under <base>/connection (wss, same host and port).
+    std::string base_url = "https://cloud.alientek.com";
+    /// The account's API token. Sent in the `token` header and the WebSocket path; never
+    /// logged and never part of an error message.
+    std::string token;
+    std::string user_agent = "atomcloud/" ATOMCLOUD_VERSION_STRING;
+    tls_options tls;
+    timeout_options timeouts;
+    /// The platform's time zone: history times are written in it (`start`/`end`), UTC+8.
+    std::chrono::minutes server_utc_offset{8 * 60};
+    /// Largest HTTP response body accepted.
+    std::size_t max_response_size = 32 * 1024 * 1024;
+    /// REST keep-alive connections open at once; further requests wait their turn.
+    std::size_t max_connections = 4;
+    retry_options retry;
+    session_options session;
+    logger log;
+
+    /// A config from the environment: ATOMCLOUD_TOKEN, ATOMCLOUD_BASE_URL and
+    /// ATOMCLOUD_CA_FILE (each optional; unset ones keep their defaults).
+    ATOMCLOUD_DECL static config from_env();
+};
+
+} // namespace atomcloud
+
+#ifdef ATOMCLOUD_HEADER_ONLY
+#include <atomcloud/impl/config.ipp>
+#endif
+
+#endif

@@ -1,0 +1,44 @@
+// URL pieces: the base URL of the platform, percent-encoding, and token redaction.
+// Internal: used by rest_client, session and the tools.
+#ifndef ATOMCLOUD_DETAIL_URL_HPP
+#define ATOMCLOUD_DETAIL_URL_HPP
+
+#include <atomcloud/detail/config.hpp>
+#include <atomcloud/error.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace atomcloud::detail {
+
+/// https://host[:port][/prefix], split.
+struct base_url {
+    std::string host;        ///< without brackets for IPv6 literals
+    std::string port;        ///< "443" when not given
+    std::string path_prefix; ///< "" or "/something" (no trailing slash)
+
+    /// host[:port] as sent in the Host header (port left out when 443; IPv6 in brackets).
+    ATOMCLOUD_DECL std::string host_header() const;
+    /// True if host is an IP address literal (no SNI is sent for those).
+    ATOMCLOUD_DECL bool host_is_ip() const noexcept;
+};
+
+/// Parses "https://host[:port][/prefix]" (also "wss://"). Any other scheme, a missing
+/// host, a bad port, user info, a query or a fragment set client_errc::invalid_base_url.
+ATOMCLOUD_DECL std::optional<base_url> parse_base_url(std::string_view url, error_code& ec);
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+ATOMCLOUD_DECL std::string percent_encode(std::string_view text);
+
+/// Replaces every occurrence of `secret` in `text` by "***" (and its percent-encoded
+/// form as well). An empty secret leaves text unchanged.
+ATOMCLOUD_DECL std::string redact(std::string text, std::string_view secret);
+
+} // namespace atomcloud::detail
+
+#ifdef ATOMCLOUD_HEADER_ONLY
+#include <atomcloud/impl/url.ipp>
+#endif
+
+#endif

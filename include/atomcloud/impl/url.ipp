@@ -1,0 +1,148 @@
+#ifndef ATOMCLOUD_IMPL_URL_IPP
+#define ATOMCLOUD_IMPL_URL_IPP
+
+#include <atomcloud/detail/url.hpp>
+
+namespace atomcloud::detail {
+
+inline bool ascii_digit(char c) noexcept {
+    return c >= '0' && c <= '9';
+}
+inline bool ascii_alnum(char c) noexcept {
+    return ascii_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+inline char ascii_lower(char c) noexcept {
+    return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c;
+}
+
+ATOMCLOUD_DECL std::string base_url::host_header() const {
+    std::string out = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+    if (port != "443")
+        out += ":" + port;
+    return out;
+}
+
+ATOMCLOUD_DECL bool base_url::host_is_ip() const noexcept {
+    if (host.find(':') != std::string::npos)
+        return true; // IPv6 literal
+    if (host.empty())
+        return false;
+    for (char c : host)
+        if (!(ascii_digit(c) || c == '.'))
+            return false;
+    return true;
+}
+
+ATOMCLOUD_DECL std::optional<base_url> parse_base_url(std::string_view url, error_code& ec) {
+    auto fail = [&ec]() -> std::optional<base_url> {
+        ec = make_error_code(client_errc::invalid_base_url);
+        return std::nullopt;
+    };
+    std::string_view rest;
+    for (std::string_view scheme : {"https://", "wss://"}) {
+        if (url.size() >= scheme.size()) {
+            bool same = true;
+            for (std::size_t i = 0; i < scheme.size(); ++i)
+                if (ascii_lower(url[i]) != scheme[i])
+                    same = false;
+            if (same) {
+                rest = url.substr(scheme.size());
+                break;
+            }
+        }
+    }
+    if (rest.empty())
+        return fail();
+    if (rest.find_first_of("?#@ \t\r\n") != std::string_view::npos)
+        return fail();
+
+    const std::size_t slash = rest.find('/');
+    std::string_view authority = rest.substr(0, slash);
+    std::string_view path =
+        slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+
+    base_url out;
+    std::string_view port;
+    if (!authority.empty() && authority.front() == '[') {
+        const std::size_t close = authority.find(']');
+        if (close == std::string_view::npos || close == 1)
+            return fail();
+        out.host = std::string(authority.substr(1, close - 1));
+        std::string_view after = authority.substr(close + 1);
+        if (!after.empty()) {
+            if (after.front() != ':')
+                return fail();
+            port = after.substr(1);
+            if (port.empty())
+                return fail();
+        }
+    } else {
+        const std::size_t colon = authority.find(':');
+        out.host = std::string(authority.substr(0, colon));
+        if (colon != std::string_view::npos) {
+            port = authority.substr(colon + 1);
+            if (port.empty())
+                return fail();
+        }
+    }
+    if (out.host.empty())
+        return fail();
+    if (!port.empty()) {
+        if (port.size() > 5)
+            return fail();
+        unsigned value = 0;
+        for (char c : port) {
+            if (!ascii_digit(c))
+                return fail();
+            value = value * 10 + static_cast<unsigned>(c - '0');
+        }
+        if (value == 0 || value > 65535)
+            return fail();
+        out.port = std::to_string(value);
+    } else {
+        out.port = "443";
+    }
+    while (!path.empty() && path.back() == '/')
+        path.remove_suffix(1);
+    out.path_prefix = std::string(path);
+    ec = {};
+    return out;
+}
+
+ATOMCLOUD_DECL std::string percent_encode(std::string_view text) {
+    static constexpr char digits[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(text.size());
+    for (char ch : text) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (ascii_alnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+            out += ch;
+        } else {
+            out += '%';
+            out += digits[c >> 4];
+            out += digits[c & 0x0f];
+        }
+    }
+    return out;
+}
+
+ATOMCLOUD_DECL std::string redact(std::string text, std::string_view secret) {
+    if (secret.empty())
+        return text;
+    auto replace_all = [&text](std::string_view what) {
+        if (what.empty())
+            return;
+        for (std::size_t pos = text.find(what); pos != std::string::npos;
+             pos = text.find(what, pos + 3))
+            text.replace(pos, what.size(), "***");
+    };
+    replace_all(secret);
+    const std::string encoded = percent_encode(secret);
+    if (encoded != secret)
+        replace_all(encoded);
+    return text;
+}
+
+} // namespace atomcloud::detail
+
+#endif

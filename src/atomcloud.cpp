@@ -1,0 +1,2 @@
+// The one translation unit of the compiled atomcloud library.
+#include <atomcloud/src.hpp>

@@ -1,0 +1,70 @@
+#include <atomcloud/detail/url.hpp>
+
+#include <catch2/catch.hpp>
+
+using atomcloud::client_errc;
+using atomcloud::detail::parse_base_url;
+
+TEST_CASE("base URL: host only", "[url]") {
+    atomcloud::error_code ec;
+    auto u = parse_base_url("https://cloud.alientek.com", ec);
+    REQUIRE(u);
+    CHECK_FALSE(ec);
+    CHECK(u->host == "cloud.alientek.com");
+    CHECK(u->port == "443");
+    CHECK(u->path_prefix.empty());
+    CHECK(u->host_header() == "cloud.alientek.com");
+    CHECK_FALSE(u->host_is_ip());
+}
+
+TEST_CASE("base URL: port, prefix, IP literals", "[url]") {
+    atomcloud::error_code ec;
+    auto u = parse_base_url("HTTPS://127.0.0.1:8443/v2/", ec);
+    REQUIRE(u);
+    CHECK(u->host == "127.0.0.1");
+    CHECK(u->port == "8443");
+    CHECK(u->path_prefix == "/v2");
+    CHECK(u->host_header() == "127.0.0.1:8443");
+    CHECK(u->host_is_ip());
+
+    auto v6 = parse_base_url("https://[::1]:9000", ec);
+    REQUIRE(v6);
+    CHECK(v6->host == "::1");
+    CHECK(v6->port == "9000");
+    CHECK(v6->host_header() == "[::1]:9000");
+    CHECK(v6->host_is_ip());
+
+    auto wss = parse_base_url("wss://example.com/a/b", ec);
+    REQUIRE(wss);
+    CHECK(wss->path_prefix == "/a/b");
+}
+
+TEST_CASE("base URL: rejects what it cannot use", "[url]") {
+    for (std::string_view bad :
+         {"", "cloud.alientek.com", "http://cloud.alientek.com", "ftp://x", "https://",
+          "https://:443", "https://host:", "https://host:0", "https://host:65536",
+          "https://host:12a", "https://user@host", "https://host/?q=1", "https://host/#x",
+          "https://[::1", "https://[]:80", "https://ho st"}) {
+        INFO(bad);
+        atomcloud::error_code ec;
+        CHECK_FALSE(parse_base_url(bad, ec));
+        CHECK(ec == client_errc::invalid_base_url);
+    }
+}
+
+TEST_CASE("percent_encode keeps unreserved characters only", "[url]") {
+    using atomcloud::detail::percent_encode;
+    CHECK(percent_encode("2018-08-11 17:00:00") == "2018-08-11%2017%3A00%3A00");
+    CHECK(percent_encode("aZ09-._~") == "aZ09-._~");
+    CHECK(percent_encode("/?&=%") == "%2F%3F%26%3D%25");
+    CHECK(percent_encode("正") == "%E6%AD%A3");
+}
+
+TEST_CASE("redact removes the token, also percent-encoded", "[url]") {
+    using atomcloud::detail::redact;
+    CHECK(redact("/connection/abc123/org/1", "abc123") == "/connection/***/org/1");
+    CHECK(redact("abc123 and abc123", "abc123") == "*** and ***");
+    CHECK(redact("t=a%2Fb", "a/b") == "t=***");
+    CHECK(redact("nothing here", "") == "nothing here");
+    CHECK(redact("aaaa", "aa") == "******");
+}
