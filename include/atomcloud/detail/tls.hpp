@@ -28,10 +28,10 @@ make_tls_context(const tls_options& opts, error_code& ec, std::string& what);
 ATOMCLOUD_DECL void warn_tls_verification_off(const logger& log);
 
 /// Per-connection TLS settings: SNI (for host names, not IP literals) and, when
-/// `verify`, peer verification with host-name checking.
-template <class NextLayer>
-void prepare_tls_stream(boost::asio::ssl::stream<NextLayer>& stream, const base_url& url,
-                        bool verify, error_code& ec) {
+/// `verify`, peer verification with host-name checking. Works with asio::ssl::stream and
+/// beast::ssl_stream.
+template <class TlsStream>
+void prepare_tls_stream(TlsStream& stream, const base_url& url, bool verify, error_code& ec) {
     ec = {};
     if (!url.host_is_ip() &&
         !SSL_set_tlsext_host_name(stream.native_handle(), const_cast<char*>(url.host.c_str()))) {

@@ -1,0 +1,146 @@
+// Establishing a TLS connection: resolve, TCP connect, TLS handshake, each step with its
+// own time limit. Shared by rest_client and session. Internal; header-only (a template).
+#ifndef ATOMCLOUD_DETAIL_CONNECT_HPP
+#define ATOMCLOUD_DETAIL_CONNECT_HPP
+
+#include <atomcloud/config.hpp>
+#include <atomcloud/detail/tls.hpp>
+#include <atomcloud/detail/url.hpp>
+#include <atomcloud/error.hpp>
+
+#include <boost/asio/cancellation_type.hpp>
+#include <boost/asio/compose.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/stream_traits.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <memory>
+
+namespace atomcloud::detail {
+
+/// The TLS stream both clients use.
+using tls_stream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+
+/// Which step of async_connect_tls failed.
+enum class connect_step { none, resolve, connect, tls_handshake };
+
+inline const char* to_string(connect_step s) noexcept {
+    switch (s) {
+    case connect_step::none:
+        return "none";
+    case connect_step::resolve:
+        return "resolve";
+    case connect_step::connect:
+        return "TCP connect";
+    case connect_step::tls_handshake:
+        return "TLS handshake";
+    }
+    return "unknown";
+}
+
+template <class Stream>
+struct connect_tls_op {
+    Stream& stream;
+    boost::asio::ip::tcp::resolver& resolver;
+    const base_url& url;
+    bool verify;
+    timeout_options timeouts;
+    connect_step* failed;
+
+    // Guards the resolve timeout: the resolver has no time limit of its own.
+    struct resolve_guard {
+        explicit resolve_guard(const boost::asio::any_io_executor& ex) : timer(ex) {}
+        boost::asio::steady_timer timer;
+        bool done = false;
+        bool timed_out = false;
+    };
+    std::shared_ptr<resolve_guard> guard;
+    enum class state { start, resolving, connecting, handshaking } st = state::start;
+
+    template <class Self>
+    void operator()(Self& self) {
+        st = state::resolving;
+        *failed = connect_step::resolve;
+        guard = std::make_shared<resolve_guard>(resolver.get_executor());
+        guard->timer.expires_after(timeouts.resolve);
+        guard->timer.async_wait([g = guard, r = &resolver](const error_code& ec) {
+            if (!ec && !g->done) {
+                g->timed_out = true;
+                r->cancel();
+            }
+        });
+        // The resolver ignores per-operation cancellation; forward it by hand.
+        auto slot = self.get_cancellation_state().slot();
+        if (slot.is_connected())
+            slot.assign([g = guard, r = &resolver](boost::asio::cancellation_type) {
+                if (!g->done)
+                    r->cancel();
+            });
+        resolver.async_resolve(url.host, url.port, std::move(self));
+    }
+
+    template <class Self>
+    void operator()(Self& self, error_code ec,
+                    boost::asio::ip::tcp::resolver::results_type results) {
+        guard->done = true;
+        guard->timer.cancel();
+        auto slot = self.get_cancellation_state().slot();
+        if (slot.is_connected())
+            slot.clear();
+        if (guard->timed_out)
+            ec = boost::beast::error::timeout;
+        if (ec)
+            return self.complete(ec);
+        st = state::connecting;
+        *failed = connect_step::connect;
+        auto& tcp = boost::beast::get_lowest_layer(stream);
+        tcp.expires_after(timeouts.connect);
+        tcp.async_connect(results, std::move(self));
+    }
+
+    template <class Self>
+    void operator()(Self& self, error_code ec, const boost::asio::ip::tcp::endpoint&) {
+        if (ec)
+            return self.complete(ec);
+        prepare_tls_stream(stream, url, verify, ec);
+        if (ec) {
+            *failed = connect_step::tls_handshake;
+            return self.complete(ec);
+        }
+        st = state::handshaking;
+        *failed = connect_step::tls_handshake;
+        boost::beast::get_lowest_layer(stream).expires_after(timeouts.tls_handshake);
+        stream.async_handshake(boost::asio::ssl::stream_base::client, std::move(self));
+    }
+
+    template <class Self>
+    void operator()(Self& self, error_code ec) {
+        // Only the TLS handshake completes with a bare error_code.
+        if (!ec) {
+            *failed = connect_step::none;
+            boost::beast::get_lowest_layer(stream).expires_never();
+        }
+        self.complete(ec);
+    }
+};
+
+/// Resolves url.host, connects the TCP stream under `stream` and performs the TLS
+/// client handshake (SNI, and host-name verification when `verify`). Each step has
+/// its own limit from `timeouts`; exceeding one completes with beast::error::timeout.
+/// `*failed` tells which step an error came from (connect_step::none on success).
+/// Per-operation cancellation (terminal) is honoured at every step.
+/// Signature: void(error_code).
+template <class Stream, class CompletionToken>
+auto async_connect_tls(Stream& stream, boost::asio::ip::tcp::resolver& resolver,
+                       const base_url& url, bool verify, const timeout_options& timeouts,
+                       connect_step* failed, CompletionToken&& token) {
+    return boost::asio::async_compose<CompletionToken, void(error_code)>(
+        connect_tls_op<Stream>{stream, resolver, url, verify, timeouts, failed, {}}, token, stream);
+}
+
+} // namespace atomcloud::detail
+
+#endif
