@@ -2,351 +2,179 @@
 // verifies the emulator's certificate. Deliberately independent of the SDK's own client
 // code, so that the two check each other.
 //
-// Every operation runs as a coroutine on a client thread and has a time limit (the
-// tcp_stream's expiry), so a misbehaving server fails a test instead of hanging it.
+// Every operation runs on a client thread and has a time limit, so a misbehaving server
+// fails a test instead of hanging it. The Beast code lives in emulator_test_client.cpp so
+// that the test files themselves compile quickly.
 #ifndef ATOMCLOUD_TESTS_EMULATOR_TEST_CLIENT_HPP
 #define ATOMCLOUD_TESTS_EMULATOR_TEST_CLIENT_HPP
 
 #include <atomcloud/bytes.hpp>
 #include <atomcloud/emulator/server.hpp>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/use_future.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
-#include <boost/beast/websocket/ssl.hpp>
-#include <boost/beast/websocket/stream.hpp>
-
+#include <boost/system/error_code.hpp>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
-#include <future>
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
-#include <random>
-#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 namespace emu_test {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace ssl = asio::ssl;
-namespace websocket = beast::websocket;
-using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-inline constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
-
 /// The clients' io_context, run on its own thread.
 class client_io {
 public:
-    client_io() : thread_([this] { ioc.run(); }) {}
-    ~client_io() {
-        work_.reset();
-        ioc.stop();
-        thread_.join();
-    }
+    client_io();
+    ~client_io();
     client_io(const client_io&) = delete;
     client_io& operator=(const client_io&) = delete;
-
-    /// Runs the coroutine `f()` on the client thread and returns its result.
-    template <class F>
-    auto run(F f) {
-        auto fut = asio::co_spawn(ioc, std::move(f), asio::use_future);
-        if (fut.wait_for(60s) != std::future_status::ready)
-            throw std::runtime_error("test client operation did not finish");
-        return fut.get();
-    }
-
-    asio::io_context ioc{1};
-
-private:
-    asio::executor_work_guard<asio::io_context::executor_type> work_{ioc.get_executor()};
-    std::thread thread_;
+    struct impl;
+    std::unique_ptr<impl> impl_;
 };
 
-/// A TLS client context that trusts only `ca_pem` and verifies the peer.
-inline std::shared_ptr<ssl::context> trusting(const std::string& ca_pem) {
-    auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
-    ctx->add_certificate_authority(asio::buffer(ca_pem));
-    ctx->set_verify_mode(ssl::verify_peer);
-    return ctx;
-}
+/// What classifies an error_code, without the test files including Beast.
+bool is_timeout(const error_code& ec);          ///< beast::error::timeout
+bool is_closed(const error_code& ec);           ///< websocket::error::closed (a close frame)
+bool is_upgrade_declined(const error_code& ec); ///< websocket::error::upgrade_declined
+bool is_connection_refused(const error_code& ec);
+bool is_truncated(const error_code& ec); ///< EOF, TLS truncation or partial message
+bool is_tls_error(const error_code& ec); ///< an error of the TLS layer
 
-using tls_stream = beast::ssl_stream<beast::tcp_stream>;
-using response = http::response<http::string_body>;
-
-/// Connects TCP + TLS (verifying the certificate for `host`) within `limit`.
-inline asio::awaitable<error_code> connect_tls(tls_stream& s, const std::string& host,
-                                               std::uint16_t port,
-                                               std::chrono::milliseconds limit) {
-    auto& tcp_layer = beast::get_lowest_layer(s);
-    tcp_layer.expires_after(limit);
-    tcp::endpoint ep(asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host), port);
-    auto [cec] = co_await tcp_layer.async_connect(ep, nothrow);
-    if (cec)
-        co_return cec;
-    s.set_verify_mode(ssl::verify_peer);
-    s.set_verify_callback(ssl::host_name_verification(host));
-    if (host == "localhost")
-        SSL_set_tlsext_host_name(s.native_handle(), host.c_str());
-    auto [hec] = co_await s.async_handshake(ssl::stream_base::client, nothrow);
-    co_return hec;
-}
+struct http_response {
+    unsigned status = 0;
+    std::map<std::string, std::string> headers; ///< names in lower case
+    std::string body;
+    bool keep_alive = false;
+    std::string header(const std::string& lower_case_name) const {
+        auto it = headers.find(lower_case_name);
+        return it == headers.end() ? std::string() : it->second;
+    }
+};
 
 /// One HTTPS connection, reused for every request (keep-alive); reconnects when the
 /// server closed it.
 class https_client {
 public:
     https_client(client_io& io, const atomcloud::emulator::server& s,
-                 std::string host = "127.0.0.1")
-        : io_(io), ctx_(trusting(s.ca_pem())), host_(std::move(host)), port_(s.port()),
-          token_(s.token()) {}
-    ~https_client() { close(); }
+                 std::string host = "127.0.0.1");
+    /// `ca_pem` empty: the system's trust store.
+    https_client(client_io& io, std::string ca_pem, std::uint16_t port, std::string token,
+                 std::string host = "127.0.0.1");
+    ~https_client();
 
     struct result {
         error_code ec;
-        response res;
+        http_response res;
     };
 
     /// Sends a request; `token` nullopt sends no token header.
-    result try_request(http::verb verb, std::string target, std::string body,
-                       std::optional<std::string> token, std::chrono::milliseconds limit = 10s) {
-        return io_.run([this, verb, target = std::move(target), body = std::move(body),
-                        token = std::move(token), limit]() -> asio::awaitable<result> {
-            result r;
-            if (!stream_ || !beast::get_lowest_layer(*stream_).socket().is_open()) {
-                stream_ = std::make_unique<tls_stream>(io_.ioc, *ctx_);
-                buffer_.clear();
-                r.ec = co_await connect_tls(*stream_, host_, port_, limit);
-                if (r.ec) {
-                    stream_.reset();
-                    co_return r;
-                }
-                ++connects_;
-            }
-            http::request<http::string_body> req{verb, target, 11};
-            req.set(http::field::host, host_ + ":" + std::to_string(port_));
-            req.set(http::field::user_agent, "emulator-test");
-            if (token)
-                req.set("token", *token);
-            if (!body.empty()) {
-                req.set(http::field::content_type, "application/json");
-                req.body() = body;
-            }
-            req.prepare_payload();
-            beast::get_lowest_layer(*stream_).expires_after(limit);
-            auto [wec, wn] = co_await http::async_write(*stream_, req, nothrow);
-            if (wec) {
-                r.ec = wec;
-                stream_.reset();
-                co_return r;
-            }
-            http::response_parser<http::string_body> parser;
-            parser.body_limit(64 * 1024 * 1024);
-            auto [rec, rn] = co_await http::async_read(*stream_, buffer_, parser, nothrow);
-            if (rec) {
-                r.ec = rec;
-                stream_.reset();
-                co_return r;
-            }
-            r.res = parser.release();
-            if (!r.res.keep_alive())
-                stream_.reset();
-            co_return r;
-        });
-    }
+    result try_request(std::string method, std::string target, std::string body,
+                       std::optional<std::string> token, std::chrono::milliseconds limit = 10s);
 
-    /// As try_request; throws on a transport error.
-    response request(http::verb verb, std::string target, std::string body = {}) {
-        auto r = try_request(verb, std::move(target), std::move(body), token_);
-        if (r.ec)
-            throw boost::system::system_error(r.ec, "request");
-        return std::move(r.res);
+    /// As try_request with the token; throws on a transport error.
+    http_response request(std::string method, std::string target, std::string body = {});
+    http_response get(std::string target) { return request("GET", std::move(target)); }
+    http_response post(std::string target, std::string body = {}) {
+        return request("POST", std::move(target), std::move(body));
     }
-    response get(std::string target) { return request(http::verb::get, std::move(target)); }
-    response post(std::string target, std::string body = {}) {
-        return request(http::verb::post, std::move(target), std::move(body));
-    }
-    response del(std::string target) { return request(http::verb::delete_, std::move(target)); }
-
+    http_response del(std::string target) { return request("DELETE", std::move(target)); }
     /// GET and parse the body as JSON (throws if it is not).
-    json get_json(std::string target) { return json::parse(get(std::move(target)).body()); }
+    json get_json(std::string target) { return json::parse(get(std::move(target)).body); }
 
     /// TLS connections opened so far.
-    int connects() const noexcept { return connects_; }
+    int connects() const noexcept;
 
-    /// Sends raw bytes on a fresh connection and reads what comes back until the server
-    /// closes it or `limit` passes.
-    std::string raw_exchange(std::string bytes, std::chrono::milliseconds limit = 5s) {
-        return io_.run([this, bytes = std::move(bytes), limit]() -> asio::awaitable<std::string> {
-            tls_stream s(io_.ioc, *ctx_);
-            if (auto ec = co_await connect_tls(s, host_, port_, limit))
-                throw boost::system::system_error(ec, "connect");
-            co_await asio::async_write(s, asio::buffer(bytes), nothrow);
-            std::string out;
-            char buf[4096];
-            for (;;) {
-                auto [ec, n] = co_await s.async_read_some(asio::buffer(buf), nothrow);
-                out.append(buf, n);
-                if (ec)
-                    break;
-            }
-            co_return out;
-        });
-    }
+    /// Sends raw bytes over a fresh TLS connection and returns everything that comes back
+    /// until the server closes it or `limit` passes.
+    std::string raw_exchange(std::string bytes, std::chrono::milliseconds limit = 5s);
 
-    void close() {
-        if (stream_)
-            io_.run([this]() -> asio::awaitable<void> {
-                stream_.reset();
-                co_return;
-            });
-    }
+    const std::string& token() const noexcept { return token_; }
+
+    struct impl;
 
 private:
-    client_io& io_;
-    std::shared_ptr<ssl::context> ctx_;
-    std::string host_;
-    std::uint16_t port_;
+    std::unique_ptr<impl> impl_;
     std::string token_;
-    std::unique_ptr<tls_stream> stream_;
-    beast::flat_buffer buffer_;
-    int connects_ = 0;
 };
 
-inline std::string random_id() {
-    static std::mt19937_64 rng{std::random_device{}()};
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%016llx-%016llx", static_cast<unsigned long long>(rng()),
-                  static_cast<unsigned long long>(rng()));
-    return buf;
-}
+/// A random token for the WebSocket query string.
+std::string random_id();
 
 /// A WebSocket client of the emulator.
 class wss_client {
 public:
-    wss_client(client_io& io, const atomcloud::emulator::server& s)
-        : io_(io), ctx_(trusting(s.ca_pem())), port_(s.port()), token_(s.token()) {}
-    ~wss_client() { close_now(); }
+    wss_client(client_io& io, const atomcloud::emulator::server& s);
+    wss_client(client_io& io, std::string ca_pem, std::uint16_t port, std::string token);
+    ~wss_client();
 
     /// The default path: /connection/<token>/org/<org>?token=<random>.
-    std::string path(std::int64_t org = 1) const {
-        return "/connection/" + token_ + "/org/" + std::to_string(org) + "?token=" + random_id();
-    }
+    std::string path(std::int64_t org = 1) const;
 
-    /// Opens the session; returns the error (websocket::error::upgrade_declined when the
-    /// server refused) and keeps the HTTP response in handshake_response().
-    error_code try_connect(std::string target) {
-        return io_.run([this, target = std::move(target)]() -> asio::awaitable<error_code> {
-            ws_ = std::make_unique<websocket::stream<tls_stream>>(io_.ioc, *ctx_);
-            if (auto ec = co_await connect_tls(ws_->next_layer(), "127.0.0.1", port_, 10s))
-                co_return ec;
-            beast::get_lowest_layer(*ws_).expires_after(10s);
-            ws_->binary(true);
-            auto [ec] = co_await ws_->async_handshake(
-                handshake_response_, "127.0.0.1:" + std::to_string(port_), target, nothrow);
-            beast::get_lowest_layer(*ws_).expires_never();
-            co_return ec;
-        });
-    }
+    /// Opens the session; returns the error (is_upgrade_declined() when the server
+    /// refused: see handshake_status()).
+    error_code try_connect(std::string target);
+    /// Opens a session on path(org); throws on failure.
+    void connect(std::int64_t org = 1);
+    /// The HTTP status of the last handshake's response.
+    unsigned handshake_status() const;
 
-    void connect(std::int64_t org = 1) {
-        if (auto ec = try_connect(path(org)))
-            throw boost::system::system_error(ec, "WebSocket connect");
-    }
-
-    const websocket::response_type& handshake_response() const { return handshake_response_; }
-
-    error_code send(atomcloud::bytes_view data, bool text = false) {
-        return io_.run([this, msg = atomcloud::bytes(data.begin(), data.end()),
-                        text]() -> asio::awaitable<error_code> {
-            ws_->text(text);
-            beast::get_lowest_layer(*ws_).expires_after(10s);
-            auto [ec, n] = co_await ws_->async_write(asio::buffer(msg), nothrow);
-            beast::get_lowest_layer(*ws_).expires_never();
-            ws_->binary(true);
-            co_return ec;
-        });
-    }
+    error_code send(atomcloud::bytes_view data, bool text = false);
     error_code send_text(std::string_view text) { return send(atomcloud::as_bytes(text), true); }
 
     struct message {
-        error_code ec; ///< set when the connection ended (see close_reason())
+        error_code ec; ///< set when the session ended (see close_reason())
         atomcloud::bytes data;
     };
+    /// The next message, or the error that ended the session (is_timeout() if nothing
+    /// arrived within `limit`: the connection is closed then).
+    message receive(std::chrono::milliseconds limit = 10s);
 
-    /// The next message, or the error that ended the session (beast::error::timeout if
-    /// nothing arrived within `limit`: the connection is closed then).
-    message receive(std::chrono::milliseconds limit = 10s) {
-        return io_.run([this, limit]() -> asio::awaitable<message> {
-            message m;
-            beast::flat_buffer buf;
-            beast::get_lowest_layer(*ws_).expires_after(limit);
-            auto [ec, n] = co_await ws_->async_read(buf, nothrow);
-            beast::get_lowest_layer(*ws_).expires_never();
-            m.ec = ec;
-            auto* p = static_cast<const std::uint8_t*>(buf.data().data());
-            m.data.assign(p, p + buf.size());
-            co_return m;
-        });
-    }
+    struct close_info {
+        unsigned code = 0;
+        std::string reason;
+    };
+    /// The close frame the server sent (after receive() returned is_closed()).
+    close_info close_reason() const;
 
-    /// The close frame the server sent (after receive() returned websocket::error::closed).
-    websocket::close_reason close_reason() const { return ws_->reason(); }
+    /// Sends a WebSocket ping and returns whether the matching pong arrived; sending a
+    /// text frame afterwards makes the server close the session, which ends the read.
+    bool ping_then_text(std::string payload);
 
     /// Sends a close frame and waits for the server's.
-    void close() {
-        io_.run([this]() -> asio::awaitable<void> {
-            if (ws_ && ws_->is_open()) {
-                beast::get_lowest_layer(*ws_).expires_after(5s);
-                co_await ws_->async_close(websocket::close_code::normal, nothrow);
-            }
-        });
-    }
-
+    void close();
     /// Closes the TCP connection without any closing handshake.
-    void close_now() {
-        if (ws_)
-            io_.run([this]() -> asio::awaitable<void> {
-                ws_.reset();
-                co_return;
-            });
-    }
+    void close_now();
+    /// Shrinks the socket's receive buffer so that a server's queue for a client that does
+    /// not read fills fast.
+    void set_small_receive_buffer();
 
-    /// Stops reading; the socket's receive buffer is shrunk so that the server's queue for
-    /// this client fills fast.
-    void set_small_receive_buffer() {
-        io_.run([this]() -> asio::awaitable<void> {
-            beast::get_lowest_layer(*ws_).socket().set_option(
-                asio::socket_base::receive_buffer_size(4096));
-            co_return;
-        });
-    }
+    struct impl;
 
 private:
-    client_io& io_;
-    std::shared_ptr<ssl::context> ctx_;
-    std::uint16_t port_;
-    std::string token_;
-    std::unique_ptr<websocket::stream<tls_stream>> ws_;
-    websocket::response_type handshake_response_;
+    std::unique_ptr<impl> impl_;
+};
+
+/// A plain TCP connection (no TLS) to the emulator's port.
+class plain_tcp {
+public:
+    explicit plain_tcp(std::uint16_t port);
+    ~plain_tcp();
+    /// Writes `bytes`, then reads once; returns the read's error (the server hangs up on
+    /// anything that is not TLS).
+    error_code write_then_read(std::string bytes);
+    struct impl;
+
+private:
+    std::unique_ptr<impl> impl_;
 };
 
 /// Hex "01 31 38" -> bytes.
@@ -380,6 +208,18 @@ inline atomcloud::bytes frame(std::uint8_t type, std::string_view id, std::strin
         out.push_back(0);
     out.insert(out.end(), payload.begin(), payload.end());
     return out;
+}
+
+/// Polls `pred` until it holds or `limit` passes.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds limit = 10s) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() > deadline)
+            return false;
+        std::this_thread::sleep_for(2ms);
+    }
+    return true;
 }
 
 } // namespace emu_test

@@ -109,9 +109,10 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
     void shutdown();
     void listen();
     void close_listener();
-    void abort_connections(bool websocket_only);
-    void restart_now();
-    void suspend_now();
+    /// Closes the connections (all, or only WebSocket sessions) but `except`.
+    void abort_connections(bool websocket_only, const connection* except = nullptr);
+    void restart_now(const connection* except = nullptr);
+    void suspend_now(const connection* except = nullptr);
     void resume_now();
     void start_simulation();
     asio::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acc);
@@ -312,26 +313,32 @@ asio::awaitable<void> connection::run() {
         const auto suspend_for = reply.suspend_for;
         const bool keep = keep_alive && after != detail::after_reply::restart &&
                           after != detail::after_reply::suspend;
-        co_await write_reply(std::move(reply), req.version(), keep);
-        if (closed)
-            co_return;
+        // The action is done before the reply, so that a client reading the reply sees its
+        // effect; only this connection itself is closed after it.
         switch (after) {
         case detail::after_reply::drop_connections:
             srv.abort_connections(true);
             break;
         case detail::after_reply::restart:
-            srv.restart_now(); // closes this connection too
-            co_return;
+            srv.restart_now(this);
+            break;
         case detail::after_reply::suspend:
-            srv.suspend_now();
+            srv.suspend_now(this);
             srv.resume_timer->expires_after(suspend_for);
             srv.resume_timer->async_wait([s = &srv](const error_code& ec) {
                 if (!ec && !s->stopping)
                     s->resume_now();
             });
-            co_return;
+            break;
         case detail::after_reply::none:
             break;
+        }
+        co_await write_reply(std::move(reply), req.version(), keep);
+        if (closed)
+            co_return;
+        if (after == detail::after_reply::restart || after == detail::after_reply::suspend) {
+            abort();
+            co_return;
         }
         if (!keep) {
             co_await graceful_close();
@@ -452,8 +459,11 @@ asio::awaitable<void> connection::serve_websocket(detail::http_request req) {
         if (violation.empty()) {
             const bytes_view data(static_cast<const std::uint8_t*>(message.data().data()),
                                   message.size());
-            if (auto ec = core.on_app_message(link, data))
-                violation = "malformed frame: " + ec.message();
+            if (auto ec = core.on_app_message(link, data)) {
+                violation = ec.message();
+                if (violation.rfind("malformed frame", 0) != 0)
+                    violation = "malformed frame: " + violation;
+            }
         }
         if (!violation.empty()) {
             core.log(log_level::warning,
@@ -568,6 +578,7 @@ void server::impl::start() {
     if (opts.simulate.enabled)
         start_simulation();
 
+    core->log(log_level::info, "listening on " + url);
     std::promise<void> done;
     finished = done.get_future();
     running = true;
@@ -583,7 +594,6 @@ void server::impl::start() {
         done.set_value();
     });
     thread_id = thread.get_id();
-    core->log(log_level::info, "listening on " + url);
 }
 
 void server::impl::listen() {
@@ -649,27 +659,27 @@ asio::awaitable<void> server::impl::accept_loop(std::shared_ptr<tcp::acceptor> a
     }
 }
 
-void server::impl::abort_connections(bool websocket_only) {
+void server::impl::abort_connections(bool websocket_only, const connection* except) {
     // abort() only closes sockets: the coroutines finish, and unregister, later.
     std::vector<connection*> all(connections.begin(), connections.end());
     for (auto* c : all)
-        if (!websocket_only || c->is_websocket)
+        if (c != except && (!websocket_only || c->is_websocket))
             c->abort();
     if (!all.empty())
         core->log(log_level::info,
                   websocket_only ? "WebSocket connections dropped" : "all connections dropped");
 }
 
-void server::impl::restart_now() {
+void server::impl::restart_now(const connection* except) {
     close_listener();
-    abort_connections(false);
+    abort_connections(false, except);
     listen();
     core->log(log_level::info, "restarted");
 }
 
-void server::impl::suspend_now() {
+void server::impl::suspend_now(const connection* except) {
     close_listener();
-    abort_connections(false);
+    abort_connections(false, except);
     core->log(log_level::info, "suspended: not listening");
 }
 
