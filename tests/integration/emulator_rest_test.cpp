@@ -496,6 +496,15 @@ TEST_CASE("rest: keep-alive connections are reused; Connection: close is honoure
                          cloud.token() + "\r\n\r\n");
     CHECK(out.find("HTTP/1.1 200 OK") != out.rfind("HTTP/1.1 200 OK"));
     CHECK(out.find("官方设备") != std::string::npos);
+    // A client that waits for 100 Continue gets it.
+    const std::string body = R"({"kind":"delay","delay_ms":1})";
+    out = c.raw_exchange("POST /emulator/faults HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                         "Connection: close\r\nContent-Length: " +
+                         std::to_string(body.size()) + "\r\ntoken: " + cloud.token() + "\r\n\r\n" +
+                         body);
+    CHECK(out.substr(0, 25) == "HTTP/1.1 100 Continue\r\n\r\n");
+    CHECK(out.find("HTTP/1.1 200 OK") != std::string::npos);
+    CHECK(cloud.status().pending_faults == 1);
 }
 
 TEST_CASE("rest: oversized and malformed requests are refused, and nothing breaks") {

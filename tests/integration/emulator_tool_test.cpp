@@ -211,6 +211,17 @@ TEST_CASE("tool: atomcloud-emulator prints where it listens, serves, and exits 0
     const bool ws_ok = !app.try_connect(app.path());
     CHECK(ws_ok);
 
+    // The README's example: curl with the written CA.
+    if (std::system("curl --version >/dev/null 2>&1") == 0) {
+        const auto out = dir.file("curl.out");
+        const std::string cmd = "curl -s --cacert " + ca_path + " -H 'token: " + s.token + "' " +
+                                s.base_url + "/api/orgs > " + out;
+        CHECK(std::system(cmd.c_str()) == 0);
+        CHECK(slurp(out).find("\"name\":\"正点原子\"") != std::string::npos);
+    } else {
+        WARN("curl not found: the curl example is not checked");
+    }
+
     CHECK(p.stop(SIGTERM) == 0);
     auto err = p.rest();
     CHECK(err.find("SIGTERM") != std::string::npos);

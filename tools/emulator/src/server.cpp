@@ -17,6 +17,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -249,7 +250,21 @@ asio::awaitable<void> connection::run() {
         parser.header_limit(static_cast<std::uint32_t>(srv.opts.max_request_header_size));
         parser.body_limit(srv.opts.max_request_body_size);
         lowest.expires_after(srv.opts.http_idle_timeout);
-        auto [rec, n] = co_await http::async_read(ws.next_layer(), buffer, parser, use_nothrow);
+        auto [rec, n] =
+            co_await http::async_read_header(ws.next_layer(), buffer, parser, use_nothrow);
+        if (!rec && !closed && !parser.is_done()) {
+            // A client that waits for "100 Continue" before sending the body (curl does
+            // for larger bodies) gets it.
+            if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+                static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
+                auto [wec, wn] = co_await asio::async_write(
+                    ws.next_layer(), asio::buffer(go_on.data(), go_on.size()), use_nothrow);
+                rec = wec;
+            }
+            if (!rec)
+                std::tie(rec, n) =
+                    co_await http::async_read(ws.next_layer(), buffer, parser, use_nothrow);
+        }
         if (closed)
             co_return;
         if (rec) {
@@ -759,7 +774,6 @@ void server::impl::shutdown() {
     if (finished.wait_for(std::chrono::seconds(2)) != std::future_status::ready)
         ioc->stop();
     thread.join();
-    thread_id = std::thread::id();
     // Destroy what is left (pending handlers, coroutine frames) while the state they refer
     // to still exists.
     simulation_timers.clear();

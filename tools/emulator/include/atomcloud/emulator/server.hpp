@@ -47,8 +47,8 @@ struct fault {
     std::chrono::milliseconds delay{0};
 };
 
-/// "http_status", "api_code", "delay", "close_connection", "truncated_body",
-/// "malformed_body" (the names the control API uses).
+/// The name of a fault kind, as the control API spells it: "http_status", "api_code",
+/// "delay", "close_connection", "truncated_body" or "malformed_body". Never throws.
 const char* to_string(fault::kind k) noexcept;
 
 /// Simulated device traffic, for demos.
@@ -63,7 +63,9 @@ struct simulation_options {
     bool connect_all = false;
 };
 
+/// How the emulator serves; plain values with defaults.
 struct options {
+    /// An IP address to listen on ("localhost" is taken as 127.0.0.1).
     std::string listen_address = "127.0.0.1";
     std::uint16_t port = 0; ///< 0: any free port (see server::port())
     /// The account's API token the emulator accepts (`token` header, WebSocket path).
@@ -111,38 +113,51 @@ struct options {
 
 /// A payload an application sent to a device (frame 0x03 or 0x07).
 struct received_message {
-    std::chrono::system_clock::time_point time;
+    std::chrono::system_clock::time_point time; ///< when it arrived, by options::clock
     atomcloud::bytes payload;
 };
 
-/// A device of the fixture, seen from the device side. Cheap to copy; stays usable after
-/// the server stopped (received() still answers, other operations throw std::logic_error).
+/// A device of the fixture, seen from the device side (what a module would do).
+///
+/// Cheap to copy; keeps the server's state alive. Thread safety: every member may be
+/// called from any thread but the server's own (there it throws std::logic_error), also
+/// on copies used concurrently. The calls block until the server carried them out; none
+/// is asynchronous, so there is nothing to cancel. After the server stopped, received(),
+/// received_messages(), wait_received() and clear_received() still work; the other
+/// operations throw std::logic_error.
 class device_handle {
 public:
-    /// Connects the device: state "connected" ("binded" for NB-IoT) and 0x04 to
-    /// subscribed applications (DTU/WIFI/4G only: 0x04 has a 20-byte id). Connecting a
-    /// connected device does nothing.
+    /// Connects the device: state "connected" ("binded" for NB-IoT), and 0x04 to the
+    /// sessions subscribed to it (DTU/WIFI/4G only: 0x04 has a 20-byte id, so NB-IoT
+    /// devices have no connect event). Connecting a connected device does nothing.
+    /// Throws std::logic_error if the server is stopped.
     void connect();
-    /// Disconnects the device: state "disconnected" ("notbind") and 0x05 to subscribed
-    /// applications (DTU/WIFI/4G only). Disconnecting a disconnected device does nothing.
+    /// Disconnects the device: state "disconnected" ("notbind"), and 0x05 to subscribed
+    /// sessions (DTU/WIFI/4G only). Disconnecting a disconnected device does nothing.
+    /// Throws std::logic_error if the server is stopped.
     void disconnect();
-    /// Whether the device is connected.
+    /// Whether the device is connected (bound, for NB-IoT). Throws std::logic_error if the
+    /// server is stopped.
     bool connected() const;
     /// The state the REST API reports: "connected"/"disconnected", or "binded"/"notbind"
-    /// for NB-IoT devices.
+    /// for NB-IoT devices. Throws std::logic_error if the server is stopped.
     std::string state() const;
-    /// True for NB-IoT devices (device_type "03").
+    /// True for NB-IoT devices (device_type "03"). Never throws.
     bool is_nbiot() const noexcept { return nbiot_; }
-    /// The device sends bytes: stored in the history, forwarded as 0x06 to subscribed
-    /// applications (0x08 to every application of the organisation for NB-IoT devices).
-    /// Throws std::logic_error if the device is not connected (a real device cannot send
-    /// then) or the payload is larger than options::max_inbound_message_size.
+    /// The device sends `payload`: it is stored in the history and forwarded as 0x06 to
+    /// the sessions subscribed to the device (as 0x08 to every session of the
+    /// organisation for NB-IoT devices). Returns once the frames are queued towards every
+    /// session. Throws std::logic_error if the device is not connected (a real device
+    /// cannot send then), if the payload is larger than options::max_inbound_message_size,
+    /// or if the server is stopped.
     void send(atomcloud::bytes_view payload);
+    /// send() of the characters of `text`, as they are (no encoding is applied).
     void send(std::string_view text) { send(atomcloud::as_bytes(text)); }
+    /// send() of a NUL-terminated string's characters.
     void send(const char* text) { send(std::string_view(text)); }
-    /// What applications sent to this device (0x03 / 0x07 payloads), oldest first. Frames
-    /// sent while the device was disconnected were dropped, as the cloud cannot deliver
-    /// them.
+    /// What applications sent to this device (0x03 / 0x07 payloads), oldest first, at most
+    /// options::max_received_per_device of them. Frames sent while the device was
+    /// disconnected are not there: the cloud cannot deliver them, and drops them.
     std::vector<atomcloud::bytes> received() const;
     /// received() with the time each payload arrived.
     std::vector<received_message> received_messages() const;
@@ -151,8 +166,10 @@ public:
     bool wait_received(std::size_t count, std::chrono::milliseconds timeout) const;
     /// Forgets what was received.
     void clear_received();
-    /// Messages currently in the device's history (after retention).
+    /// The number of messages in the device's history now (after retention). Throws
+    /// std::logic_error if the server is stopped.
     std::size_t history_size() const;
+    /// The device's number (its NB-IoT id for NB-IoT devices). Never throws.
     const std::string& number() const noexcept { return number_; }
 
 private:
@@ -175,25 +192,37 @@ struct server_status {
     bool listening = false;                ///< false while suspended
 };
 
+/// The emulated platform: HTTPS REST, WSS and the control API on one TLS port.
+///
+/// Thread safety: the server runs on its own thread; every member function may be called
+/// from any other thread, concurrently (calling one from the server's own thread, e.g.
+/// from a logger sink or the clock function, throws std::logic_error). Operations block
+/// until the server carried them out; none is asynchronous, so there is nothing to
+/// cancel. After stop(), the accessors (port(), base_url(), token(), ca_pem(),
+/// client_config(), device(), device_numbers()) keep working and every other operation
+/// throws std::logic_error.
 class server {
 public:
     /// Loads the fixture, prepares TLS and starts listening at once. Throws
     /// std::runtime_error with an explanation if it cannot (bad fixture, unreadable
-    /// certificate, port in use ...).
+    /// certificate, bad listen address, port in use, empty token).
     explicit server(options opts = {});
-    /// Stops, closing every connection.
+    /// Stops (see stop()).
     ~server();
     server(const server&) = delete;
     server& operator=(const server&) = delete;
 
     /// Stops serving: closes the listener and every connection abruptly and ends the
-    /// server's thread. Idempotent.
+    /// server's thread; returns within about two seconds whatever the clients do.
+    /// Idempotent; never throws.
     void stop();
 
     /// The bound port (stays the same across restart() and suspend()/resume()).
     std::uint16_t port() const;
-    /// "https://127.0.0.1:<port>" (the listen address; "localhost" for a wildcard one).
+    /// "https://127.0.0.1:<port>": the listen address ("127.0.0.1" or "[::1]" for a
+    /// wildcard one) and the bound port.
     std::string base_url() const;
+    /// The API token the emulator accepts.
     const std::string& token() const;
     /// The PEM of the certificate clients must trust.
     const std::string& ca_pem() const;
@@ -206,32 +235,46 @@ public:
     /// The numbers of every device of the fixture, in fixture order.
     std::vector<std::string> device_numbers() const;
 
-    /// Closes every WebSocket connection abruptly (no close frame). HTTPS connections stay.
+    /// Closes every WebSocket connection abruptly (no close frame); their subscriptions
+    /// end with them. HTTPS connections stay. Throws std::logic_error if stopped.
     void drop_connections();
-    /// Stops accepting connections and drops every open one until resume().
+    /// Stops accepting connections and drops every open one, until resume() ("the cloud
+    /// is down"). Devices keep their state and may keep sending (into the history).
+    /// Throws std::logic_error if stopped.
     void suspend();
-    /// Listens again on the same port after suspend(); throws std::runtime_error if the
-    /// port cannot be bound again. Does nothing when not suspended.
+    /// Listens again on the same port after suspend(); does nothing when not suspended.
+    /// Throws std::runtime_error if the port cannot be bound again, std::logic_error if
+    /// stopped.
     void resume();
-    /// Closes everything and listens again on the same port; devices, history and
-    /// faults are kept.
+    /// Closes every connection and listens again on the same port; devices, history and
+    /// faults are kept. Throws std::runtime_error if the port cannot be bound again,
+    /// std::logic_error if stopped.
     void restart();
 
-    /// Injects `f` into the next `count` REST requests under /api/ (after any faults
-    /// already pending: they apply in order).
+    /// Injects `f` into the next `count` requests under /api/ (after the faults already
+    /// pending: they apply in order). Throws std::logic_error if stopped.
     void inject_fault(const fault& f, std::size_t count = 1);
+    /// Forgets every pending fault. Throws std::logic_error if stopped.
     void clear_faults();
 
-    /// Open WebSocket connections / subscribers of a device (for tests).
+    /// Open WebSocket sessions. Throws std::logic_error if stopped.
     std::size_t websocket_connections() const;
+    /// Sessions subscribed to a device. Throws std::out_of_range for an unknown device,
+    /// std::logic_error if stopped.
     std::size_t subscribers(std::string_view number) const;
+    /// Counters of connections, sessions, subscriptions and faults. Throws
+    /// std::logic_error if stopped.
     server_status status() const;
-    /// Wait until websocket_connections() / subscribers(number) equals `count`, or
-    /// `timeout` passes; return whether it did.
+    /// Waits until websocket_connections() equals `count` or `timeout` passes; returns
+    /// whether it did. Throws std::logic_error if stopped.
     bool wait_websocket_connections(std::size_t count, std::chrono::milliseconds timeout) const;
+    /// Waits until subscribers(number) equals `count` or `timeout` passes; returns whether
+    /// it did (a subscribe frame is handled some time after the client sent it). Throws
+    /// as subscribers().
     bool wait_subscribers(std::string_view number, std::size_t count,
                           std::chrono::milliseconds timeout) const;
 
+    /// The implementation (defined in the library).
     struct impl;
 
 private:
