@@ -554,6 +554,9 @@ TEST_CASE("rest: faults, each kind, for the next N requests under /api/") {
         f.status = 502;
         cloud.inject_fault(f);
         CHECK(c.get(target).status == 502u);
+        f.status = 99;
+        CHECK_THROWS_AS(cloud.inject_fault(f), std::invalid_argument);
+        CHECK(cloud.status().pending_faults == 0);
     }
     SECTION("api_code") {
         emulator::fault f;
@@ -734,10 +737,11 @@ TEST_CASE("rest: the control API over HTTPS") {
         CHECK(c.del("/emulator/faults").status == 200u);
         CHECK(cloud.status().pending_faults == 0);
 
-        for (auto bad : {R"({"kind":"explode"})", R"({})", R"({"kind":"http_status","status":99})",
-                         R"({"kind":"delay","delay_ms":-1})", R"({"kind":"delay","count":0})",
-                         R"({"kind":"api_code","code":"x"})", R"({"kind":"api_code","message":5})",
-                         "nonsense"}) {
+        for (auto bad :
+             {R"({"kind":"explode"})", R"({})", R"({"kind":"http_status","status":99})",
+              R"({"kind":"http_status","status":100})", R"({"kind":"delay","delay_ms":-1})",
+              R"({"kind":"delay","count":0})", R"({"kind":"api_code","code":"x"})",
+              R"({"kind":"api_code","message":5})", "nonsense"}) {
             INFO(bad);
             CHECK(c.post("/emulator/faults", bad).status == 400u);
         }

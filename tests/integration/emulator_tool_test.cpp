@@ -288,7 +288,17 @@ TEST_CASE("tool: bad options, fixtures and ports fail with a message") {
     }
     {
         child p({"--cert", dir.file("c.pem", "x")});
-        CHECK(p.wait() != 0); // --cert needs --key
+        CHECK(p.wait() == 2); // --cert needs --key
+        CHECK(p.rest().find("--key") != std::string::npos);
+    }
+    {
+        child p({"--no-such-option"});
+        CHECK(p.wait() == 2);
+    }
+    {
+        child p({"--help"});
+        CHECK(p.wait() == 0);
+        CHECK(p.rest().find("--write-ca") != std::string::npos);
     }
     {
         emulator::server busy;

@@ -101,6 +101,29 @@ TEST_CASE("websocket: the spec's test vectors, device events and data to a subsc
     CHECK(cloud.wait_websocket_connections(0, 5s));
 }
 
+TEST_CASE("websocket: what a device received is bounded in count and bytes") {
+    emulator::options opts;
+    opts.max_received_per_device = 5;
+    opts.max_received_bytes_per_device = 1000;
+    emulator::server cloud(opts);
+    client_io io;
+    wss_client app(io, cloud);
+    app.connect();
+    auto dev = cloud.device(dtu);
+    dev.connect();
+    for (int i = 0; i < 8; ++i)
+        REQUIRE(!app.send(frame(0x03, dtu, std::to_string(i))));
+    REQUIRE(
+        eventually([&] { return !dev.received().empty() && dev.received().back() == bytes{'7'}; }));
+    CHECK(dev.received() ==
+          std::vector<bytes>{bytes{'3'}, bytes{'4'}, bytes{'5'}, bytes{'6'}, bytes{'7'}});
+    REQUIRE(!app.send(frame(0x03, dtu, std::string(600, 'a'))));
+    REQUIRE(!app.send(frame(0x03, dtu, std::string(600, 'b'))));
+    REQUIRE(eventually(
+        [&] { return dev.received().back().size() == 600 && dev.received().back()[0] == 'b'; }));
+    CHECK(dev.received().size() == 1); // 1200 bytes do not fit in 1000
+}
+
 TEST_CASE("websocket: fan-out only to subscribed sessions; unsubscribe") {
     emulator::server cloud;
     client_io io;

@@ -671,10 +671,14 @@ void cloud::record_received(std::size_t device, bytes_view payload) {
     received_message m{now(), bytes(payload.begin(), payload.end())};
     {
         std::lock_guard lock(received_mutex_);
-        auto& q = states_[device].received;
-        q.push_back(std::move(m));
-        while (q.size() > opts_.max_received_per_device)
-            q.pop_front();
+        auto& st = states_[device];
+        st.received_bytes += m.payload.size();
+        st.received.push_back(std::move(m));
+        while (!st.received.empty() && (st.received.size() > opts_.max_received_per_device ||
+                                        st.received_bytes > opts_.max_received_bytes_per_device)) {
+            st.received_bytes -= st.received.front().payload.size();
+            st.received.pop_front();
+        }
     }
     received_cv_.notify_all();
     if (logs(log_level::debug))
@@ -698,6 +702,7 @@ bool cloud::wait_received(std::size_t device, std::size_t count,
 void cloud::clear_received(std::size_t device) {
     std::lock_guard lock(received_mutex_);
     states_[device].received.clear();
+    states_[device].received_bytes = 0;
 }
 
 // ---- the control API -------------------------------------------------------------------
@@ -870,13 +875,13 @@ http_reply cloud::handle_control(const http_request& req, std::string_view path)
                             "close_connection, truncated_body, malformed_body");
         fault f;
         f.what = *kind;
-        auto status = int_member(*body, "status", 503, 100, 599);
+        auto status = int_member(*body, "status", 503, 200, 599);
         auto code = int_member(*body, "code", 500, std::numeric_limits<int>::min(),
                                std::numeric_limits<int>::max());
         auto delay = int_member(*body, "delay_ms", 0, 0, 600000);
         auto count = int_member(*body, "count", 1, 1, 1000000);
         if (!status)
-            return bad_body("status must be an integer from 100 to 599");
+            return bad_body("status must be an integer from 200 to 599");
         if (!code)
             return bad_body("code must be an integer");
         if (!delay)

@@ -148,6 +148,7 @@ private:
         std::optional<device_number> number;   // DTU/WIFI/4G
         std::optional<nbiot_id> nb_id;         // NB-IoT
         std::deque<received_message> received; // guarded by received_mutex_
+        std::size_t received_bytes = 0;        // guarded by received_mutex_
     };
     struct pending_fault {
         fault f;

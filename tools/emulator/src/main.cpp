@@ -69,7 +69,11 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_flag("--connect-all", connect_all, "Start with every device connected");
     app.add_flag("-v,--verbose", verbosity, "Log requests and sessions (-vv: debug)");
-    CLI11_PARSE(app, argc, argv);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? 0 : 2; // --help and --version exit 0, mistakes 2
+    }
 
     atomcloud::emulator::options opts;
     if (!split_listen(listen, opts.listen_address, opts.port)) {

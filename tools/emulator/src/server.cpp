@@ -851,6 +851,10 @@ void server::restart() {
 }
 
 void server::inject_fault(const fault& f, std::size_t count) {
+    if (f.what == fault::kind::http_status && (f.status < 200 || f.status > 599))
+        throw std::invalid_argument("atomcloud::emulator: a fault's HTTP status must be 200..599");
+    if (f.delay.count() < 0)
+        throw std::invalid_argument("atomcloud::emulator: a fault's delay must not be negative");
     impl_->call([i = impl_.get(), &f, count] { i->core->inject_fault(f, count); });
 }
 

@@ -88,8 +88,10 @@ struct options {
     std::chrono::seconds retention{std::chrono::hours(6)};
     std::size_t max_history_per_device = 100000;
     std::size_t max_history_bytes_per_device = 64 * 1024 * 1024;
-    /// Payloads kept per device for received() (the oldest are dropped beyond this).
+    /// Payloads kept per device for received(): at most this many and this many bytes
+    /// (the oldest are dropped beyond them).
     std::size_t max_received_per_device = 10000;
+    std::size_t max_received_bytes_per_device = 16 * 1024 * 1024;
     simulation_options simulate;
     /// Bytes queued towards one WebSocket client before it is disconnected as too slow.
     std::size_t max_outbound_bytes_per_connection = 16 * 1024 * 1024;
@@ -252,7 +254,8 @@ public:
     void restart();
 
     /// Injects `f` into the next `count` requests under /api/ (after the faults already
-    /// pending: they apply in order). Throws std::logic_error if stopped.
+    /// pending: they apply in order). Throws std::invalid_argument for an http_status
+    /// fault whose status is not 200..599 or a negative delay, std::logic_error if stopped.
     void inject_fault(const fault& f, std::size_t count = 1);
     /// Forgets every pending fault. Throws std::logic_error if stopped.
     void clear_faults();
