@@ -43,15 +43,15 @@ public:
                                        boost::asio::execution::outstanding_work.tracked)) {}
 
     void start() {
-        if (st_->busy) {
-            // Another batch of this walk is in flight: refuse, without touching its state.
-            owns_walk_ = false;
-            return boost::asio::post(st_->client->ex, [self = shared_from_this()] {
-                self->finish(boost::asio::error::in_progress);
-            });
-        }
-        st_->busy = true;
-        boost::asio::post(st_->client->ex, [self = shared_from_this()] { self->step(); });
+        boost::asio::post(st_->client->ex, [self = shared_from_this()] {
+            if (self->st_->busy) {
+                // Another batch of this walk is in flight: refuse, leaving it alone.
+                self->owns_walk_ = false;
+                return self->finish(boost::asio::error::in_progress);
+            }
+            self->st_->busy = true;
+            self->step();
+        });
     }
 
 private:

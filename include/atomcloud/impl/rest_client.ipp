@@ -196,8 +196,9 @@ public:
 
     ~rest_request_base() override { client_->active.erase(this); }
 
+    // Called where the operation is initiated; the client's state is only touched from
+    // its executor.
     void start(rest_net::cancellation_slot slot) {
-        client_->active.insert(this);
         started_ = std::chrono::steady_clock::now();
         if (slot.is_connected()) {
             slot_ = slot;
@@ -209,7 +210,10 @@ public:
             });
         }
         // Never complete inside the initiating function.
-        rest_net::post(client_->ex, [self = shared_from_this()] { self->begin_attempt(); });
+        rest_net::post(client_->ex, [self = shared_from_this()] {
+            self->client_->active.insert(self.get());
+            self->begin_attempt();
+        });
     }
 
     void cancel() override {
