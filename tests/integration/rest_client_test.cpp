@@ -572,16 +572,16 @@ TEST_CASE("rest: a request waiting for a pooled connection can be cancelled",
     env e;
     e.cfg.max_connections = 1;
     atomcloud::rest_client api(e.io.get_executor(), e.cfg);
-    e.cloud.inject_fault(simple_fault(emu::fault::kind::delay, 600ms), 1);
+    e.cloud.inject_fault(simple_fault(emu::fault::kind::delay, 1500ms), 1);
     e.run([&]() -> asio::awaitable<void> {
-        // The first request holds the only connection for 600 ms.
+        // The first request holds the only connection for 1.5 s.
         auto first = api.async_list_orgs(asio::use_future);
         const auto start = std::chrono::steady_clock::now();
         auto [ec, groups] = co_await api.async_list_groups(
             org_id, atomcloud::cancel_after(50ms, asio::as_tuple(asio::use_awaitable)));
         CHECK(ec == asio::error::operation_aborted);
         CHECK(groups.empty());
-        CHECK(std::chrono::steady_clock::now() - start < 500ms);
+        CHECK(std::chrono::steady_clock::now() - start < 1400ms);
         // The queue moves on: the next request gets the connection after the first.
         auto devices = co_await api.async_list_devices(org_id, group_official);
         CHECK(devices.size() == 2);
@@ -809,5 +809,30 @@ TEST_CASE("rest: the history walk yields every packet once, newest first",
         auto [ec, batch] = co_await w.async_next_batch(asio::as_tuple(asio::use_awaitable));
         CHECK(ec == api_errc::not_found);
         CHECK(batch.empty());
+    });
+
+    // One batch at a time per walker.
+    atomcloud::history_walker w(api, org_id, number, opts);
+    error_code first_ec = asio::error::would_block, second_ec;
+    std::size_t first_size = 0;
+    w.async_next_batch([&](error_code ec, std::vector<atomcloud::packet> b) {
+        first_ec = ec;
+        first_size = b.size();
+    });
+    w.async_next_batch([&](error_code ec, std::vector<atomcloud::packet>) { second_ec = ec; });
+    e.io.restart();
+    e.io.run();
+    CHECK_FALSE(first_ec);
+    CHECK(first_size == 4);
+    CHECK(second_ec == asio::error::in_progress);
+
+    // A whole walk under a time limit.
+    e.cloud.inject_fault(simple_fault(emu::fault::kind::delay, 2s), 1);
+    e.run([&]() -> asio::awaitable<void> {
+        auto [ec, got] = co_await atomcloud::async_fetch_history(
+            api, org_id, number, opts,
+            atomcloud::cancel_after(100ms, asio::as_tuple(asio::use_awaitable)));
+        CHECK(ec == asio::error::operation_aborted);
+        CHECK(got.empty());
     });
 }
