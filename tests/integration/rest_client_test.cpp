@@ -448,6 +448,20 @@ TEST_CASE("rest: a CA that did not sign the server's certificate", "[rest][integ
     CHECK(api.stats().connections_opened == 0);
 }
 
+TEST_CASE("rest: verification turned off works, and says so loudly", "[rest][integration]") {
+    env e;
+    e.cfg.tls.ca_pem.clear();
+    e.cfg.tls.verify = false;
+    atomcloud::rest_client api(e.io.get_executor(), e.cfg);
+    CHECK(api.list_orgs().size() == 1);
+    CHECK(e.all_logs().find("TLS certificate verification is DISABLED") != std::string::npos);
+
+    // The same client, moved, keeps working.
+    atomcloud::rest_client moved(std::move(api));
+    CHECK(moved.list_groups(org_id).size() == 2);
+    CHECK(moved.stats().connections_opened == 1);
+}
+
 TEST_CASE("rest: configuration errors are reported by every operation", "[rest][integration]") {
     env e;
     SECTION("base URL") {
