@@ -564,3 +564,62 @@ TEST_CASE("retries: capped exponential backoff schedule", "[rest][retry]") {
     r.initial_backoff = 0ms;
     CHECK(detail::backoff_delay(r, 3) == 0ms);
 }
+
+TEST_CASE("responses: mutated bodies never crash or throw", "[rest][parse]") {
+    // Valid bodies of every endpoint, then bytes flipped, deleted, duplicated and cut.
+    const std::string seeds[] = {
+        envelope(
+            R"([{"id":1,"name":"正点原子","acc_id":0,"device_limit":1000,"device_counter":4,"created_at":"2018-04-14T15:30:52+08:00"}])"),
+        envelope(
+            R"([{"id":146,"show_id":1007,"device_type":"01","name":"官方设备 - 2","number":"18846494908532689575"}])"),
+        envelope(R"("connected")"),
+        envelope(
+            R"({"current_page":1,"total_page":1,"total_item":2,"page_limit":30,"items":[{"time":"2018-08-11T17:03:39.300928+08:00","hex_packet":"41 4C 49","length":3,"number":"1"},{"time":"2018-08-11T17:02:18.28068+08:00","hex_packet":"D5 FD","length":2}]})"),
+    };
+    std::uint32_t state = 12345;
+    auto next = [&state] {
+        state = state * 1664525u + 1013904223u;
+        return state >> 8;
+    };
+    const char specials[] = {'"', '{', '}', '[', ']', ',', ':', '\\', '0', '-', '.', 'e', ' '};
+    std::size_t parsed_ok = 0;
+    for (int round = 0; round < 3000; ++round) {
+        std::string body = seeds[next() % 4];
+        const int edits = 1 + static_cast<int>(next() % 4);
+        for (int k = 0; k < edits && !body.empty(); ++k) {
+            const std::size_t pos = next() % body.size();
+            switch (next() % 4) {
+            case 0:
+                body[pos] = specials[next() % sizeof specials];
+                break;
+            case 1:
+                body.erase(pos, 1 + next() % 8);
+                break;
+            case 2:
+                body.insert(pos, body.substr(pos, 1 + next() % 16));
+                break;
+            default:
+                body.resize(pos);
+                break;
+            }
+        }
+        diagnostics diag;
+        error_code ec;
+        REQUIRE_NOTHROW(detail::parse_orgs(200, body, ctx, diag, ec));
+        REQUIRE_NOTHROW(detail::parse_groups(200, body, ctx, diag, ec));
+        REQUIRE_NOTHROW(detail::parse_devices(200, body, ctx, diag, ec));
+        REQUIRE_NOTHROW(detail::parse_device_state(200, body, ctx, diag, ec));
+        atomcloud::packet_page page;
+        REQUIRE_NOTHROW(page = detail::parse_packet_page(200, body, ctx, diag, ec));
+        if (!ec) {
+            ++parsed_ok;
+            for (const auto& p : page.items)
+                CHECK(p.payload.size() * 2 <= p.hex.size());
+        } else {
+            CHECK(page.items.empty());
+            CHECK((ec.category() == atomcloud::client_category() ||
+                   ec.category() == atomcloud::api_category()));
+        }
+    }
+    CHECK(parsed_ok > 0); // some mutations stay valid (e.g. inside strings)
+}
