@@ -99,7 +99,7 @@ struct rest_initiation {
 ///
 /// Lifetime: destroying the client cancels its pending operations: they complete with
 /// boost::asio::error::operation_aborted. The client may be moved; operations already
-/// started are unaffected.
+/// started are unaffected; a moved-from client may only be destroyed or assigned to.
 ///
 /// Cancellation: every async operation honours per-operation cancellation of the types
 /// terminal, partial and total (e.g. from atomcloud::cancel_after, or
