@@ -13,8 +13,13 @@
 #include <atomcloud/impl/device_id.ipp>
 #include <atomcloud/impl/error.ipp>
 #include <atomcloud/impl/frame.ipp>
+#include <atomcloud/impl/history.ipp>
+#include <atomcloud/impl/history_cursor.ipp>
 #include <atomcloud/impl/logger.ipp>
+#include <atomcloud/impl/models.ipp>
 #include <atomcloud/impl/payload.ipp>
+#include <atomcloud/impl/rest_client.ipp>
+#include <atomcloud/impl/rest_protocol.ipp>
 #include <atomcloud/impl/tls.ipp>
 #include <atomcloud/impl/url.ipp>
 
