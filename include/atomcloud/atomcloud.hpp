@@ -6,8 +6,10 @@
 #include <atomcloud/config.hpp>
 #include <atomcloud/device_id.hpp>
 #include <atomcloud/error.hpp>
+#include <atomcloud/events.hpp>
 #include <atomcloud/frame.hpp>
 #include <atomcloud/logger.hpp>
 #include <atomcloud/payload.hpp>
+#include <atomcloud/session.hpp>
 
 #endif

@@ -12,9 +12,13 @@
 #include <atomcloud/impl/config.ipp>
 #include <atomcloud/impl/device_id.ipp>
 #include <atomcloud/impl/error.ipp>
+#include <atomcloud/impl/event_arena.ipp>
+#include <atomcloud/impl/events.ipp>
 #include <atomcloud/impl/frame.ipp>
 #include <atomcloud/impl/logger.ipp>
 #include <atomcloud/impl/payload.ipp>
+#include <atomcloud/impl/session.ipp>
+#include <atomcloud/impl/session_url.ipp>
 #include <atomcloud/impl/tls.ipp>
 #include <atomcloud/impl/url.ipp>
 
