@@ -14,7 +14,9 @@ install(TARGETS ${_atomcloud_install_targets}
     RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
     INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 
-set(ATOMCLOUD_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/atomcloud)
+set(ATOMCLOUD_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/atomcloud CACHE STRING
+    "Where atomcloudConfig.cmake is installed, relative to the prefix (vcpkg: share/atomcloud)")
+set(ATOMCLOUD_CMAKE_DIR ${ATOMCLOUD_INSTALL_CMAKEDIR})
 install(EXPORT atomcloudTargets
     NAMESPACE atomcloud::
     DESTINATION ${ATOMCLOUD_CMAKE_DIR})

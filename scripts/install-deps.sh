@@ -7,7 +7,7 @@ packages=(
     cmake ninja-build g++ pkg-config
     libboost1.81-dev libssl-dev nlohmann-json3-dev
     catch2 libcli11-dev libbenchmark-dev
-    curl ca-certificates
+    curl ca-certificates python3 doxygen
 )
 
 missing=()

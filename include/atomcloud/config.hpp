@@ -97,7 +97,7 @@ struct session_options {
 /// Everything a rest_client or session needs.
 struct config {
     /// Where the platform is: https://host[:port][/path-prefix]. The REST API lives under
-    /// <base>/api, the WebSocket endpoint under <base>/connection (wss, same host and port).
+    /// `<base>/api`, the WebSocket endpoint under `<base>/connection` (wss, same host and port).
     std::string base_url = "https://cloud.alientek.com";
     /// The account's API token. Sent in the `token` header and the WebSocket path; never
     /// logged and never part of an error message.
