@@ -41,6 +41,20 @@
 
 namespace atomcloud {
 
+/// A snapshot of a session's state, for tests and monitoring.
+struct session_status {
+    bool running = false;            ///< async_run is in progress
+    bool connected = false;          ///< the link is up
+    std::size_t connections = 0;     ///< links established since the session was created
+    unsigned failed_attempts = 0;    ///< connection attempts failed since the last working link
+    std::size_t subscriptions = 0;   ///< devices remembered
+    std::size_t queued_messages = 0; ///< sends waiting (including the one being written)
+    std::size_t queued_bytes = 0;    ///< bytes of those (encoded frames)
+    std::size_t pending_events = 0;  ///< received, not yet handed to async_receive
+    std::size_t pending_bytes = 0;   ///< message bytes of those
+    bool reading_paused = false;     ///< backpressure: the pending limits are reached
+};
+
 namespace detail {
 
 class session_impl;
@@ -63,29 +77,14 @@ ATOMCLOUD_DECL void session_receive(const std::shared_ptr<session_impl>& impl,
                                     receive_handler handler);
 ATOMCLOUD_DECL void session_recycle(session_impl& impl, event_batch&& batch) noexcept;
 
-/// A snapshot of a session's state, for tests and monitoring.
-struct session_status {
-    bool running = false;            ///< async_run is in progress
-    bool connected = false;          ///< the link is up
-    std::size_t connections = 0;     ///< links established since the session was created
-    unsigned failed_attempts = 0;    ///< connection attempts failed since the last working link
-    std::size_t subscriptions = 0;   ///< devices remembered
-    std::size_t queued_messages = 0; ///< sends waiting (including the one being written)
-    std::size_t queued_bytes = 0;
-    std::size_t pending_events = 0; ///< received, not yet handed to async_receive
-    std::size_t pending_bytes = 0;
-    bool reading_paused = false; ///< backpressure: the pending limits are reached
-};
 ATOMCLOUD_DECL session_status session_get_status(const session_impl& impl) noexcept;
 
 } // namespace detail
 
-using detail::session_status;
-
 /// A WebSocket session with Atom Cloud for one organisation: subscribe to devices, receive
 /// their events and messages, send them data; stays connected on its own.
 ///
-/// The link goes to wss://<host>[:port]<prefix>/connection/<token>/org/<org_id>?token=<guid>
+/// The link goes to `wss://HOST[:PORT]PREFIX/connection/TOKEN/org/ORG_ID?token=GUID`
 /// (host, port, prefix and token from the config; a fresh random GUID per connection), over
 /// TLS with certificate and host-name verification (unless config.tls.verify is false) and
 /// SNI. The API token is in the URL path: it is never written to a log or an error text.
