@@ -107,10 +107,14 @@ using stored_receive_handler = stored_handler<void(error_code, event_batch)>;
 /// One connection attempt and, if it succeeds, one link.
 struct ws_connection {
     ws_connection(const boost::asio::any_io_executor& ex, boost::asio::ssl::context& ctx)
-        : ws(ex, ctx), resolver(ex) {}
+        : ws(ex, ctx), resolver(ex), health(ex) {}
 
     boost::beast::websocket::stream<tls_stream> ws;
     boost::asio::ip::tcp::resolver resolver;
+    boost::asio::steady_timer health; // idle checks, every idle_timeout / 2
+    bool activity = false;            // something arrived since the last check
+    bool pinged = false;              // a ping went out at the last check, nothing since
+    bool ping_requested = false;      // the writer should send a ping next
     boost::beast::websocket::response_type response;
     connect_step failed_step = connect_step::none;
     bool open = false;    // handshake done
@@ -301,6 +305,7 @@ public:
             timer_.cancel();
             if (auto c = conn_) {
                 c->resolver.cancel();
+                c->health.cancel();
                 boost::beast::get_lowest_layer(c->ws).close();
             }
             conn_.reset();
@@ -474,16 +479,19 @@ private:
             return attempt_failed(ec, to_string(c->failed_step));
 
         namespace websocket = boost::beast::websocket;
+        // Beast's timeout covers the opening and closing handshakes. Idle checks are ours
+        // (health timer): Beast's would re-arm a timer on every message read.
         websocket::stream_base::timeout t{};
         t.handshake_timeout = cfg_.timeouts.websocket_handshake;
-        if (cfg_.session.idle_timeout.count() > 0) {
-            t.idle_timeout = cfg_.session.idle_timeout;
-            t.keep_alive_pings = true;
-        } else {
-            t.idle_timeout = websocket::stream_base::none();
-            t.keep_alive_pings = false;
-        }
+        t.idle_timeout = websocket::stream_base::none();
+        t.keep_alive_pings = false;
         c->ws.set_option(t);
+        c->ws.control_callback([conn = c.get()](websocket::frame_type, boost::beast::string_view) {
+            // Pings, pongs and close frames prove the link alive too. (`conn` owns the
+            // stream that owns this callback, so the raw pointer cannot dangle.)
+            conn->activity = true;
+            conn->pinged = false;
+        });
         c->ws.set_option(
             websocket::stream_base::decorator([ua = cfg_.user_agent](websocket::request_type& req) {
                 req.set(boost::beast::http::field::user_agent, ua);
@@ -528,6 +536,39 @@ private:
         push_event(session_connected{});
         start_read(c);
         start_write(c);
+        start_health(c);
+    }
+
+    // ---------------------------------------------------------------- health
+
+    void start_health(const std::shared_ptr<ws_connection>& c) {
+        if (cfg_.session.idle_timeout.count() <= 0)
+            return;
+        c->health.expires_after(
+            std::max(cfg_.session.idle_timeout / 2, std::chrono::milliseconds(1)));
+        c->health.async_wait(
+            [self = shared_from_this(), c](error_code ec) { self->on_health(c, ec); });
+    }
+
+    // Every idle_timeout / 2: silence -> ping; silence again -> the link is dead.
+    void on_health(const std::shared_ptr<ws_connection>& c, error_code ec) {
+        if (ec || shut_down_ || c->failed || c != conn_)
+            return;
+        if (c->activity || read_paused_) {
+            // (While reading is paused nothing can be observed: no verdict.)
+            c->activity = false;
+            c->pinged = false;
+        } else if (!c->pinged) {
+            c->pinged = true;
+            c->ping_requested = true;
+            start_write(c);
+        } else {
+            log(log_level::warning, "nothing received from " + log_url_ + " for " +
+                                        std::to_string(cfg_.session.idle_timeout.count()) +
+                                        " ms: link is dead");
+            return link_failed(c, boost::beast::error::timeout);
+        }
+        start_health(c);
     }
 
     void rejected(const ws_connection& c, int status) {
@@ -584,17 +625,9 @@ private:
     void start_read(const std::shared_ptr<ws_connection>& c) {
         if (c->failed || c->closing || c->reading || !c->open)
             return;
-        namespace websocket = boost::beast::websocket;
         if (over_limits()) {
             if (!read_paused_) {
-                read_paused_ = true;
-                // Nothing is read, so nothing would reset Beast's idle timer: suspend it
-                // rather than declare a healthy link dead.
-                websocket::stream_base::timeout t{};
-                c->ws.get_option(t);
-                t.idle_timeout = websocket::stream_base::none();
-                t.keep_alive_pings = false;
-                c->ws.set_option(t);
+                read_paused_ = true; // (and the health checks give no verdict meanwhile)
                 if (log_on(log_level::debug))
                     log(log_level::debug,
                         "reading paused: " + std::to_string(pending_.size()) + " events, " +
@@ -604,13 +637,7 @@ private:
         }
         if (read_paused_) {
             read_paused_ = false;
-            if (cfg_.session.idle_timeout.count() > 0) {
-                websocket::stream_base::timeout t{};
-                c->ws.get_option(t);
-                t.idle_timeout = cfg_.session.idle_timeout;
-                t.keep_alive_pings = true;
-                c->ws.set_option(t);
-            }
+            c->activity = true; // the silence was ours
             log(log_level::debug, "reading resumed");
         }
         c->reading = true;
@@ -629,15 +656,57 @@ private:
                 return link_failed(c, map_link_error(ec));
             return maybe_teardown(c);
         }
+        c->activity = true;
+        c->pinged = false;
         arena_.finish_message(pending_, c->ws.got_text());
+        ++messages_read_;
         if (log_on(log_level::debug)) {
             if (auto* pe = std::get_if<protocol_error>(&pending_.back()))
                 log(log_level::debug, "ignored a message from the server: " + pe->ec.message());
         }
-        deliver();
-        if (c->failed)
+        if (c->failed) {
+            deliver();
             return maybe_teardown(c);
+        }
+        // Read on first, then let the receiver have the batch: see schedule_flush().
         start_read(c);
+        schedule_flush();
+    }
+
+    // Hands the pending events to a waiting receiver once reading would wait for the
+    // network. Beast completes a read whose data is already buffered by posting its
+    // handler; the flush is posted after the next read started, so it runs after such a
+    // completion and simply goes round again while reads keep completing at once. So a
+    // burst arrives in few batches (one async_receive per batch, not per message), and a
+    // lone message is delivered after one extra trip through the executor. A batch is
+    // delivered at the latest when it reaches flush_batch_events.
+    void schedule_flush() {
+        if (!receive_ || pending_.empty() || flush_posted_)
+            return;
+        flush_posted_ = true;
+        flush_mark_ = messages_read_;
+        flush_idle_rounds_ = 0;
+        boost::asio::post(ex_, [self = shared_from_this()] { self->on_flush(); });
+    }
+
+    void on_flush() {
+        flush_posted_ = false;
+        if (shut_down_)
+            return;
+        if (messages_read_ != flush_mark_)
+            flush_idle_rounds_ = 0;
+        else
+            ++flush_idle_rounds_;
+        const bool reads_flowing =
+            flush_idle_rounds_ < flush_max_idle_rounds && link_up() && conn_->reading;
+        if (reads_flowing && pending_.size() < flush_batch_events &&
+            pending_.message_bytes() < flush_batch_bytes) {
+            flush_posted_ = true;
+            flush_mark_ = messages_read_;
+            boost::asio::post(ex_, [self = shared_from_this()] { self->on_flush(); });
+            return;
+        }
+        deliver();
     }
 
     void start_write(const std::shared_ptr<ws_connection>& c) {
@@ -645,6 +714,24 @@ private:
             return;
         if (stop_requested_)
             return begin_close(c);
+        if (c->ping_requested) {
+            c->ping_requested = false;
+            c->writing = true;
+            c->ws.async_ping({}, [self = shared_from_this(), c](error_code ec) {
+                c->writing = false;
+                if (self->shut_down_)
+                    return;
+                if (ec) {
+                    if (!c->failed)
+                        return self->link_failed(c, map_link_error(ec));
+                    return self->maybe_teardown(c);
+                }
+                if (c->failed)
+                    return self->maybe_teardown(c);
+                self->start_write(c);
+            });
+            return;
+        }
         if (queue_.empty())
             return;
         auto& e = queue_.start_front();
@@ -694,6 +781,7 @@ private:
             return;
         c->failed = true;
         c->reason = reason;
+        c->health.cancel();
         error_code ignored;
         boost::beast::get_lowest_layer(c->ws).socket().close(ignored);
         maybe_teardown(c);
@@ -781,6 +869,13 @@ private:
     event_batch pending_;
     stored_receive_handler receive_;
     std::uint64_t receive_id_ = 0;
+    std::uint64_t messages_read_ = 0;
+    std::uint64_t flush_mark_ = 0;
+    bool flush_posted_ = false;
+    unsigned flush_idle_rounds_ = 0;
+    static constexpr unsigned flush_max_idle_rounds = 2;
+    static constexpr std::size_t flush_batch_events = 1024;
+    static constexpr std::size_t flush_batch_bytes = 1024 * 1024;
 };
 
 // ------------------------------------------------------------------ the session's calls
