@@ -52,8 +52,10 @@ struct nbiot_message {
     bytes_view payload;
 };
 
-/// The session's link is up: the WebSocket handshake succeeded and the remembered
-/// subscriptions are being replayed (ahead of any queued message).
+/// The session's link is up: the WebSocket handshake succeeded and every remembered
+/// subscription has been replayed (written, ahead of any queued message). Messages that
+/// subscribed devices send from now on reach this session once the cloud has read the
+/// replay (the protocol has no acknowledgement).
 struct session_connected {};
 
 /// The session's link went down. Messages sent by devices from now until the next

@@ -67,18 +67,21 @@ public:
     }
 
     /// Queues control frames for `devices` at the front, in order, ahead of everything
-    /// (but behind an entry being written): the replay after a reconnect.
+    /// (but behind an entry being written): the replay after a reconnect. Returns the id
+    /// of the last one (0 if `devices` is empty).
     template <class Devices>
-    void push_replay(const Devices& devices) {
+    std::uint64_t push_replay(const Devices& devices) {
+        std::uint64_t last = 0;
         std::size_t at = in_flight_ ? 1 : 0;
         for (const auto& d : devices) {
             entry e;
             e.data = take_buffer();
             encode_frame(subscribe_frame{d}, e.data);
             e.control = true;
-            e.id = ++last_id_;
+            e.id = last = ++last_id_;
             q_.insert(q_.begin() + static_cast<std::ptrdiff_t>(at++), std::move(e));
         }
+        return last;
     }
 
     bool empty() const noexcept { return q_.empty(); }

@@ -115,6 +115,8 @@ struct ws_connection {
     bool activity = false;            // something arrived since the last check
     bool pinged = false;              // a ping went out at the last check, nothing since
     bool ping_requested = false;      // the writer should send a ping next
+    bool announced = false;           // session_connected was reported
+    std::uint64_t announce_after = 0; // ... once this (last replayed) frame is written
     boost::beast::websocket::response_type response;
     connect_step failed_step = connect_step::none;
     bool open = false;    // handshake done
@@ -496,7 +498,10 @@ private:
             websocket::stream_base::decorator([ua = cfg_.user_agent](websocket::request_type& req) {
                 req.set(boost::beast::http::field::user_agent, ua);
             }));
-        c->ws.read_message_max(cfg_.session.max_message_size);
+        // The size limit is the arena's (max_size()): Beast then fails the read with
+        // buffer_overflow. Its own limit would close the stream, and the TLS teardown's
+        // error would hide the reason.
+        c->ws.read_message_max(0);
         c->ws.binary(true);
         c->ws.auto_fragment(false);
         c->ws.async_handshake(
@@ -529,14 +534,22 @@ private:
                                  (failed_attempts_ == 0 ? "" : "s") + ")");
         failed_attempts_ = 0;
         backoff_.reset();
-        // The replay goes first, in one batch, ahead of the queued sends.
-        queue_.push_replay(subs_.devices());
+        // The replay goes first, in one batch, ahead of the queued sends; the application
+        // hears of the link once it is written, so what devices send from then on reaches
+        // this session (as far as the protocol, which has no acknowledgement, allows).
+        c->announce_after = queue_.push_replay(subs_.devices());
         if (!subs_.empty())
             log(log_level::debug, "replaying " + std::to_string(subs_.size()) + " subscription(s)");
-        push_event(session_connected{});
+        if (c->announce_after == 0)
+            announce(*c);
         start_read(c);
         start_write(c);
         start_health(c);
+    }
+
+    void announce(ws_connection& c) {
+        c.announced = true;
+        push_event(session_connected{});
     }
 
     // ---------------------------------------------------------------- health
@@ -751,6 +764,8 @@ private:
         queue_.recycle(std::move(e.data));
         if (shut_down_)
             return;
+        if (!ec && e.id == c->announce_after && !c->failed)
+            announce(*c);
         if (ec) {
             if (!c->failed)
                 return link_failed(c, map_link_error(ec));
@@ -806,7 +821,8 @@ private:
                                  e.handler->post(ex_, error_code());
                          });
         const error_code reason = stop_requested_ ? stop_reason_ : c->reason;
-        push_event(session_disconnected{reason});
+        if (c->announced)
+            push_event(session_disconnected{reason});
         if (stop_requested_) {
             log(log_level::info, "link to " + log_url_ + " closed");
             return finish_run(stop_reason_, nullptr);
