@@ -151,6 +151,7 @@ public:
     /// answers, dropped links) are retried for ever; see the log for each attempt.
     /// After completion the session can be run again.
     ///
+    /// Thread safety: call from the session's executor only (the session is not thread-safe).
     /// Cancellation: terminal (stops the session as stop() does, but completes with
     /// operation_aborted). Signature: void(error_code).
     template <class CompletionToken = boost::asio::deferred_t>
@@ -161,6 +162,7 @@ public:
     /// As async_run(token); on handshake_rejected (and configuration errors) `diag` tells
     /// what the server answered (http_status(), api_code(), server_message()). `diag`
     /// must outlive the operation.
+    /// Thread safety: call from the session's executor only (the session is not thread-safe).
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_run(diagnostics& diag, CompletionToken&& token = CompletionToken{}) {
         return start_run(&diag, std::forward<CompletionToken>(token));
@@ -173,6 +175,7 @@ public:
     /// session_disconnected if the link was up), then completes with session_stopped.
     /// Subscriptions are kept. Does nothing if the session is not running (except that a
     /// session never run is marked stopped). Never blocks.
+    /// Thread safety: call from the session's executor only (the session is not thread-safe).
     void stop() {
         if (impl_)
             detail::session_stop(*impl_);
@@ -183,6 +186,7 @@ public:
     /// harmless (nothing is sent). Completes when the subscribe frame is written, or at
     /// once when the link is down (it will be replayed) or nothing needed sending. Never
     /// fails on a running or idle session. Cancellation: none (it completes quickly).
+    /// Thread safety: call from the session's executor only (the session is not thread-safe).
     /// Signature: void(error_code).
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_subscribe(const device_number& device, CompletionToken&& token = CompletionToken{}) {
@@ -192,6 +196,7 @@ public:
 
     /// Subscribes to several devices (the list is copied; the frames are written one after
     /// the other). Completes when the last one is written. As async_subscribe(device).
+    /// Thread safety: call from the session's executor only (the session is not thread-safe).
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_subscribe(boost::span<const device_number> devices,
                          CompletionToken&& token = CompletionToken{}) {
@@ -202,6 +207,7 @@ public:
     /// Unsubscribes from a device: forgotten at once (no more replay); the unsubscribe
     /// frame is sent when the link is up. Unsubscribing a device that is not subscribed
     /// sends nothing. Completion and cancellation as async_subscribe.
+    /// Thread safety: call from the session's executor only (the session is not thread-safe).
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_unsubscribe(const device_number& device,
                            CompletionToken&& token = CompletionToken{}) {
@@ -210,6 +216,7 @@ public:
     }
 
     /// Unsubscribes from several devices. As async_unsubscribe(device).
+    /// Thread safety: call from the session's executor only (the session is not thread-safe).
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_unsubscribe(boost::span<const device_number> devices,
                            CompletionToken&& token = CompletionToken{}) {
@@ -235,6 +242,7 @@ public:
     /// error: the device may or may not have received the message (at most once; the
     /// message is not retried).
     ///
+    /// Thread safety: call from the session's executor only (the session is not thread-safe).
     /// Cancellation: terminal, partial and total while the message waits in the queue
     /// (it is removed; completes with operation_aborted); ignored once its write started.
     /// Signature: void(error_code).
@@ -245,7 +253,8 @@ public:
     }
 
     /// Sends `payload` to an NB-IoT device (frame 0x07; the id is NUL-padded to 37 bytes).
-    /// As async_send.
+    /// As async_send (errors, cancellation).
+    /// Thread safety: call from the session's executor only (the session is not thread-safe).
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_send_nbiot(const nbiot_id& device, bytes_view payload,
                           CompletionToken&& token = CompletionToken{}) {
@@ -272,6 +281,7 @@ public:
     /// Only one async_receive may be outstanding (another completes with
     /// boost::asio::error::already_started).
     ///
+    /// Thread safety: call from the session's executor only (the session is not thread-safe).
     /// Cancellation: terminal, partial and total (completes with operation_aborted and an
     /// empty batch; no event is lost). Signature: void(error_code, event_batch).
     template <class CompletionToken = boost::asio::deferred_t>
@@ -286,12 +296,14 @@ public:
     /// Gives the storage of a batch the application has finished with back to the
     /// session, so later batches reuse it instead of allocating. Optional. Views into
     /// `batch` must not be used afterwards.
+    /// Thread safety: call from the session's executor only (the session is not thread-safe).
     void recycle(event_batch&& batch) noexcept {
         if (impl_)
             detail::session_recycle(*impl_, std::move(batch));
     }
 
     /// The session's state right now (for tests and monitoring).
+    /// Thread safety: call from the session's executor only (the session is not thread-safe).
     session_status status() const noexcept {
         return impl_ ? detail::session_get_status(*impl_) : session_status{};
     }

@@ -12,6 +12,7 @@ namespace atomcloud::detail {
 
 ATOMCLOUD_DECL event_arena::event_arena(std::size_t max_message_size, std::size_t block_size)
     : max_message_(max_message_size), block_size_(std::max<std::size_t>(block_size, 4096)) {
+    free_.reserve(max_free_blocks); // recycle() is noexcept: it must not allocate
 }
 
 ATOMCLOUD_DECL std::size_t event_arena::capacity() const noexcept {
