@@ -15,8 +15,13 @@
 #include <atomcloud/impl/event_arena.ipp>
 #include <atomcloud/impl/events.ipp>
 #include <atomcloud/impl/frame.ipp>
+#include <atomcloud/impl/history.ipp>
+#include <atomcloud/impl/history_cursor.ipp>
 #include <atomcloud/impl/logger.ipp>
+#include <atomcloud/impl/models.ipp>
 #include <atomcloud/impl/payload.ipp>
+#include <atomcloud/impl/rest_client.ipp>
+#include <atomcloud/impl/rest_protocol.ipp>
 #include <atomcloud/impl/session.ipp>
 #include <atomcloud/impl/session_url.ipp>
 #include <atomcloud/impl/tls.ipp>

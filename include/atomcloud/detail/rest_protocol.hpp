@@ -1,0 +1,113 @@
+// The HTTPS API without sockets: request targets, time formats, response parsing, the
+// retry classification and the backoff schedule. Internal; unit-tested on its own.
+#ifndef ATOMCLOUD_DETAIL_REST_PROTOCOL_HPP
+#define ATOMCLOUD_DETAIL_REST_PROTOCOL_HPP
+
+#include <atomcloud/config.hpp>
+#include <atomcloud/detail/config.hpp>
+#include <atomcloud/error.hpp>
+#include <atomcloud/logger.hpp>
+#include <atomcloud/models.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace atomcloud::detail {
+
+// ---------------------------------------------------------------------------------------
+// Targets (path and query of each request). `prefix` is base_url::path_prefix.
+
+ATOMCLOUD_DECL std::string orgs_target(std::string_view prefix);
+ATOMCLOUD_DECL std::string groups_target(std::string_view prefix, std::int64_t org_id);
+ATOMCLOUD_DECL std::string devices_target(std::string_view prefix, std::int64_t org_id,
+                                          std::int64_t group_id);
+ATOMCLOUD_DECL std::string device_state_target(std::string_view prefix, std::int64_t org_id,
+                                               std::int64_t device_id);
+/// The device number is percent-encoded; start/end are written in `utc_offset` as
+/// "yyyy-MM-dd hh:mm:ss" (truncated to the second) and percent-encoded.
+ATOMCLOUD_DECL std::string packets_target(std::string_view prefix, std::int64_t org_id,
+                                          std::string_view number, const history_query& q,
+                                          std::chrono::minutes utc_offset);
+
+// ---------------------------------------------------------------------------------------
+// Times.
+
+/// "yyyy-MM-dd hh:mm:ss" of `t` (truncated to the second) in the time zone `utc_offset`.
+ATOMCLOUD_DECL std::string format_query_time(std::chrono::system_clock::time_point t,
+                                             std::chrono::minutes utc_offset);
+
+/// Parses an API time: "yyyy-MM-ddThh:mm:ss[.f...](Z|+hh:mm|-hh:mm|+hhmm|+hh)". A space
+/// may stand for the 'T'; 1 to 9 fractional digits (beyond 6 truncated); without an
+/// offset the time is taken to be in `default_offset`. Returns false if malformed.
+ATOMCLOUD_DECL bool parse_api_time(std::string_view text, std::chrono::minutes default_offset,
+                                   packet_time& out, std::chrono::minutes& offset) noexcept;
+
+/// Days since 1970-01-01 of a proleptic Gregorian date, and back.
+ATOMCLOUD_DECL std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept;
+struct civil_date {
+    std::int64_t year;
+    unsigned month;
+    unsigned day;
+};
+ATOMCLOUD_DECL civil_date civil_from_days(std::int64_t days) noexcept;
+
+// ---------------------------------------------------------------------------------------
+// Responses. Each parse_* function checks the HTTP status, the JSON envelope and `code`,
+// then reads `data`. On failure it sets ec (client_errc::http_status, invalid_json,
+// missing_envelope, invalid_field, or the api_errc of `code`) and fills `diag`; the
+// server's message is kept, with the token redacted. Nothing throws but bad_alloc.
+
+struct parse_context {
+    /// Redacted from every message that is kept.
+    std::string_view token;
+    /// For history times without an offset.
+    std::chrono::minutes default_offset{8 * 60};
+    /// For warnings (a packet whose length disagrees with its bytes). May be null.
+    const logger* log = nullptr;
+};
+
+ATOMCLOUD_DECL std::vector<org> parse_orgs(int http_status, std::string_view body,
+                                           const parse_context& ctx, diagnostics& diag,
+                                           error_code& ec);
+ATOMCLOUD_DECL std::vector<group> parse_groups(int http_status, std::string_view body,
+                                               const parse_context& ctx, diagnostics& diag,
+                                               error_code& ec);
+ATOMCLOUD_DECL std::vector<device> parse_devices(int http_status, std::string_view body,
+                                                 const parse_context& ctx, diagnostics& diag,
+                                                 error_code& ec);
+ATOMCLOUD_DECL device_state parse_device_state(int http_status, std::string_view body,
+                                               const parse_context& ctx, diagnostics& diag,
+                                               error_code& ec);
+ATOMCLOUD_DECL packet_page parse_packet_page(int http_status, std::string_view body,
+                                             const parse_context& ctx, diagnostics& diag,
+                                             error_code& ec);
+
+// ---------------------------------------------------------------------------------------
+// Retries.
+
+/// True for failures worth another attempt: connection-level errors (refused, reset,
+/// closed before or during the response, truncated TLS stream), HTTP 5xx and API code
+/// 500. Timeouts, TLS verification failures, cancellation and every other HTTP or API
+/// error are final.
+ATOMCLOUD_DECL bool is_transient(const error_code& ec, int http_status) noexcept;
+
+/// True for errors that mean "the server closed this connection": what a reused idle
+/// keep-alive connection reports when the server dropped it meanwhile.
+ATOMCLOUD_DECL bool is_connection_closed(const error_code& ec) noexcept;
+
+/// The wait before attempt `attempt + 1` (attempt >= 1 failed attempts so far):
+/// initial_backoff * multiplier^(attempt-1), capped at max_backoff. A multiplier below 1
+/// counts as 1.
+ATOMCLOUD_DECL std::chrono::milliseconds backoff_delay(const retry_options& opts,
+                                                       unsigned attempt) noexcept;
+
+} // namespace atomcloud::detail
+
+#ifdef ATOMCLOUD_HEADER_ONLY
+#include <atomcloud/impl/rest_protocol.ipp>
+#endif
+
+#endif

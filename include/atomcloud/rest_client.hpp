@@ -1,0 +1,311 @@
+// The HTTPS REST client: one operation per endpoint of the platform's management API,
+// each in three forms that share one engine:
+//
+//   auto orgs = api.list_orgs();                           // sync, throws atomcloud::error
+//   auto orgs = api.list_orgs(ec, diag);                   // sync, never throws
+//   auto orgs = co_await api.async_list_orgs();            // async, any completion token
+//   api.async_list_orgs([](atomcloud::error_code ec, std::vector<atomcloud::org> orgs) {...});
+//
+// Engine: a small pool of keep-alive TLS connections (config::max_connections, default
+// 4). Requests beyond it wait their turn in FIFO order. A reused idle connection that
+// the server closed meanwhile is re-established once, transparently (every request is an
+// idempotent GET). Transient failures (connect errors, HTTP 5xx, API code 500, a
+// connection closed before the response was complete) are retried per config::retry
+// with capped exponential backoff; timeouts are not retried.
+//
+// Errors: an HTTP status other than 200 is client_errc::http_status (the status in
+// diagnostics::http_status()); an API `code` other than 200 is make_api_error(code) (an
+// api_errc such as api_errc::not_found) with the server's message in
+// diagnostics::server_message(); a body that is not JSON is client_errc::invalid_json; a
+// body without an integer `code` is client_errc::missing_envelope; a needed field
+// missing or of the wrong type is client_errc::invalid_field, with
+// diagnostics::client_message() naming it ("data[2].id: expected an integer"); a body
+// over config::max_response_size is client_errc::response_too_large; no response within
+// config::timeouts.request is boost::beast::error::timeout; network and TLS errors are
+// reported as they come (e.g. a certificate that does not verify). The API token never
+// appears in diagnostics, error messages or logs.
+#ifndef ATOMCLOUD_REST_CLIENT_HPP
+#define ATOMCLOUD_REST_CLIENT_HPP
+
+#include <atomcloud/config.hpp>
+#include <atomcloud/detail/config.hpp>
+#include <atomcloud/error.hpp>
+#include <atomcloud/models.hpp>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/deferred.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace boost::asio {
+class io_context;
+} // namespace boost::asio
+
+namespace atomcloud {
+
+namespace detail {
+
+class rest_client_impl;
+
+template <class T>
+using rest_handler = boost::asio::any_completion_handler<void(error_code, T)>;
+
+// The type-erased entry points, compiled once (impl/rest_client.ipp).
+ATOMCLOUD_DECL void rest_list_orgs(rest_client_impl& c, diagnostics* diag,
+                                   rest_handler<std::vector<org>> h);
+ATOMCLOUD_DECL void rest_list_groups(rest_client_impl& c, std::int64_t org_id, diagnostics* diag,
+                                     rest_handler<std::vector<group>> h);
+ATOMCLOUD_DECL void rest_list_devices(rest_client_impl& c, std::int64_t org_id,
+                                      std::int64_t group_id, diagnostics* diag,
+                                      rest_handler<std::vector<device>> h);
+ATOMCLOUD_DECL void rest_device_state(rest_client_impl& c, std::int64_t org_id,
+                                      std::int64_t device_id, diagnostics* diag,
+                                      rest_handler<device_state> h);
+ATOMCLOUD_DECL void rest_packets(rest_client_impl& c, std::int64_t org_id, std::string number,
+                                 history_query query, diagnostics* diag,
+                                 rest_handler<packet_page> h);
+
+// Initiation object for async_initiate: exposes the client's executor (the default for
+// handlers without one of their own, and where atomcloud::cancel_after starts its timer)
+// and forwards to one of the entry points above.
+template <class T>
+struct rest_initiation {
+    using executor_type = boost::asio::any_io_executor;
+    std::shared_ptr<rest_client_impl> impl;
+    executor_type ex;
+
+    executor_type get_executor() const noexcept { return ex; }
+
+    template <class Handler, class Fn, class... Args>
+    void operator()(Handler&& handler, Fn fn, Args&&... args) const {
+        fn(*impl, std::forward<Args>(args)..., rest_handler<T>(std::forward<Handler>(handler)));
+    }
+};
+
+} // namespace detail
+
+/// Client of the platform's HTTPS API.
+///
+/// Thread safety: a rest_client is not thread-safe: use it (construct, call, destroy)
+/// from one thread or strand, the one its executor runs on. Several asynchronous
+/// operations may be in flight at once; they share the connection pool.
+///
+/// Lifetime: destroying the client cancels its pending operations: they complete with
+/// boost::asio::error::operation_aborted. The client may be moved; operations already
+/// started are unaffected; a moved-from client may only be destroyed or assigned to.
+///
+/// Cancellation: every async operation honours per-operation cancellation of the types
+/// terminal, partial and total (e.g. from atomcloud::cancel_after, or
+/// boost::asio::cancel_after on newer Boost), in every phase: while waiting for a pooled
+/// connection, connecting, in the request, or between retries. It then completes with
+/// boost::asio::error::operation_aborted; a request cancelled while on the wire costs
+/// its connection (closed, not reused). GETs have no side effects on the platform.
+///
+/// Completion signature of every async operation: void(atomcloud::error_code, T). The
+/// default completion token is boost::asio::deferred, so `co_await api.async_list_orgs()`
+/// works in a coroutine; callbacks, use_future, use_awaitable, as_tuple(...) and
+/// cancel_after(...) work as well. Handlers without an associated executor run on the
+/// client's executor.
+///
+/// The synchronous forms run the asynchronous operation and wait for it. When the
+/// client's executor belongs to a boost::asio::io_context (directly or through a
+/// strand), they drive that io_context themselves until the operation completes
+/// (restarting it if it had run out of work), so a plain program needs no thread
+/// running it; if other threads run it too, that works as well. With any other executor
+/// they block until a thread running it completes the operation. Never call a
+/// synchronous form from a handler running on the client's executor.
+class rest_client {
+public:
+    using executor_type = boost::asio::any_io_executor;
+
+    /// Counters of what the engine did (since construction), for monitoring and tests.
+    struct statistics {
+        std::uint64_t requests = 0;           ///< HTTP requests written
+        std::uint64_t connections_opened = 0; ///< TLS connections established
+        std::uint64_t reused = 0;             ///< requests sent on an already used connection
+        std::uint64_t retries = 0;            ///< attempts after a transient failure
+        std::uint64_t reconnects = 0;         ///< stale keep-alive connections replaced
+    };
+
+    /// A client using `ex` for all its I/O. Never throws for a bad configuration: an
+    /// invalid base URL (client_errc::invalid_base_url) or TLS set-up that fails (e.g. an
+    /// unreadable CA file) is reported by every operation, with an explanation in
+    /// diagnostics::client_message(). Verification off is logged as a warning.
+    ATOMCLOUD_DECL rest_client(executor_type ex, config cfg);
+    /// Same, on `ctx`'s executor.
+    ATOMCLOUD_DECL rest_client(boost::asio::io_context& ctx, config cfg);
+    /// Cancels pending operations and closes the connections.
+    ATOMCLOUD_DECL ~rest_client();
+    ATOMCLOUD_DECL rest_client(rest_client&& other) noexcept;
+    ATOMCLOUD_DECL rest_client& operator=(rest_client&& other) noexcept;
+    rest_client(const rest_client&) = delete;
+    rest_client& operator=(const rest_client&) = delete;
+
+    /// The executor all I/O runs on.
+    executor_type get_executor() const noexcept { return ex_; }
+    /// The configuration in use.
+    ATOMCLOUD_DECL const config& get_config() const noexcept;
+    /// What the engine did so far (call it from the client's executor).
+    ATOMCLOUD_DECL statistics stats() const noexcept;
+    /// Closes the idle pooled connections (the next request opens a fresh one). Pending
+    /// operations are not affected.
+    ATOMCLOUD_DECL void close_idle_connections();
+
+    // -----------------------------------------------------------------------------------
+    // GET /api/orgs
+
+    /// The account's organisations. Completes with void(error_code, std::vector<org>).
+    /// Errors: see the top of this header.
+    template <class CompletionToken = boost::asio::deferred_t>
+    auto async_list_orgs(CompletionToken&& token = {}) {
+        return initiate<std::vector<org>>(std::forward<CompletionToken>(token),
+                                          &detail::rest_list_orgs,
+                                          static_cast<diagnostics*>(nullptr));
+    }
+    /// As above; `diag` (kept alive by the caller until completion) receives the details
+    /// of the outcome (server message, HTTP status, API code, client explanation).
+    template <class CompletionToken = boost::asio::deferred_t>
+    auto async_list_orgs(diagnostics& diag, CompletionToken&& token = {}) {
+        return initiate<std::vector<org>>(std::forward<CompletionToken>(token),
+                                          &detail::rest_list_orgs, &diag);
+    }
+    /// Synchronous form; sets ec and diag, never throws (but std::bad_alloc).
+    ATOMCLOUD_DECL std::vector<org> list_orgs(error_code& ec, diagnostics& diag);
+    /// Synchronous form; throws atomcloud::error (with diagnostics) on failure.
+    ATOMCLOUD_DECL std::vector<org> list_orgs();
+
+    // -----------------------------------------------------------------------------------
+    // GET /api/orgs/:org_id/grouplist
+
+    /// The device groups of organisation `org_id`. Completes with
+    /// void(error_code, std::vector<group>). An unknown org is api_errc::not_found.
+    template <class CompletionToken = boost::asio::deferred_t>
+    auto async_list_groups(std::int64_t org_id, CompletionToken&& token = {}) {
+        return initiate<std::vector<group>>(std::forward<CompletionToken>(token),
+                                            &detail::rest_list_groups, org_id,
+                                            static_cast<diagnostics*>(nullptr));
+    }
+    /// As above, with diagnostics (kept alive by the caller until completion).
+    template <class CompletionToken = boost::asio::deferred_t>
+    auto async_list_groups(std::int64_t org_id, diagnostics& diag, CompletionToken&& token = {}) {
+        return initiate<std::vector<group>>(std::forward<CompletionToken>(token),
+                                            &detail::rest_list_groups, org_id, &diag);
+    }
+    /// Synchronous form; sets ec and diag, never throws (but std::bad_alloc).
+    ATOMCLOUD_DECL std::vector<group> list_groups(std::int64_t org_id, error_code& ec,
+                                                  diagnostics& diag);
+    /// Synchronous form; throws atomcloud::error on failure.
+    ATOMCLOUD_DECL std::vector<group> list_groups(std::int64_t org_id);
+
+    // -----------------------------------------------------------------------------------
+    // GET /api/orgs/:org_id/groups/:group_id/devices
+
+    /// The devices of group `group_id` of organisation `org_id`. Completes with
+    /// void(error_code, std::vector<device>). Unknown org or group: api_errc::not_found.
+    template <class CompletionToken = boost::asio::deferred_t>
+    auto async_list_devices(std::int64_t org_id, std::int64_t group_id,
+                            CompletionToken&& token = {}) {
+        return initiate<std::vector<device>>(std::forward<CompletionToken>(token),
+                                             &detail::rest_list_devices, org_id, group_id,
+                                             static_cast<diagnostics*>(nullptr));
+    }
+    /// As above, with diagnostics (kept alive by the caller until completion).
+    template <class CompletionToken = boost::asio::deferred_t>
+    auto async_list_devices(std::int64_t org_id, std::int64_t group_id, diagnostics& diag,
+                            CompletionToken&& token = {}) {
+        return initiate<std::vector<device>>(std::forward<CompletionToken>(token),
+                                             &detail::rest_list_devices, org_id, group_id, &diag);
+    }
+    /// Synchronous form; sets ec and diag, never throws (but std::bad_alloc).
+    ATOMCLOUD_DECL std::vector<device> list_devices(std::int64_t org_id, std::int64_t group_id,
+                                                    error_code& ec, diagnostics& diag);
+    /// Synchronous form; throws atomcloud::error on failure.
+    ATOMCLOUD_DECL std::vector<device> list_devices(std::int64_t org_id, std::int64_t group_id);
+
+    // -----------------------------------------------------------------------------------
+    // GET /api/orgs/:org_id/devicestate/:device_id
+
+    /// The connection state of device `device_id` (device::id, not its number).
+    /// Completes with void(error_code, device_state). A state text this SDK does not
+    /// know is connection_state::unknown with the text in device_state::raw.
+    template <class CompletionToken = boost::asio::deferred_t>
+    auto async_device_state(std::int64_t org_id, std::int64_t device_id,
+                            CompletionToken&& token = {}) {
+        return initiate<::atomcloud::device_state>(std::forward<CompletionToken>(token),
+                                                   &detail::rest_device_state, org_id, device_id,
+                                                   static_cast<diagnostics*>(nullptr));
+    }
+    /// As above, with diagnostics (kept alive by the caller until completion).
+    template <class CompletionToken = boost::asio::deferred_t>
+    auto async_device_state(std::int64_t org_id, std::int64_t device_id, diagnostics& diag,
+                            CompletionToken&& token = {}) {
+        return initiate<::atomcloud::device_state>(std::forward<CompletionToken>(token),
+                                                   &detail::rest_device_state, org_id, device_id,
+                                                   &diag);
+    }
+    /// Synchronous form; sets ec and diag, never throws (but std::bad_alloc).
+    ATOMCLOUD_DECL ::atomcloud::device_state
+    device_state(std::int64_t org_id, std::int64_t device_id, error_code& ec, diagnostics& diag);
+    /// Synchronous form; throws atomcloud::error on failure.
+    ATOMCLOUD_DECL ::atomcloud::device_state device_state(std::int64_t org_id,
+                                                          std::int64_t device_id);
+
+    // -----------------------------------------------------------------------------------
+    // GET /api/orgs/:org_id/devicepacket/:number?page=&limit=&start=&end=
+
+    /// One page of the message history of the device with number `number` (the
+    /// 20-character number; percent-encoded in the URL), newest first. Completes with
+    /// void(error_code, packet_page). Each packet's bytes are decoded from the hex text;
+    /// a packet whose hex is malformed, or whose time cannot be read, fails the page with
+    /// client_errc::invalid_field. For every packet of a time window, across pages, see
+    /// history.hpp.
+    template <class CompletionToken = boost::asio::deferred_t>
+    auto async_packets(std::int64_t org_id, std::string_view number, const history_query& query,
+                       CompletionToken&& token = {}) {
+        return initiate<packet_page>(std::forward<CompletionToken>(token), &detail::rest_packets,
+                                     org_id, std::string(number), query,
+                                     static_cast<diagnostics*>(nullptr));
+    }
+    /// As above, with diagnostics (kept alive by the caller until completion).
+    template <class CompletionToken = boost::asio::deferred_t>
+    auto async_packets(std::int64_t org_id, std::string_view number, const history_query& query,
+                       diagnostics& diag, CompletionToken&& token = {}) {
+        return initiate<packet_page>(std::forward<CompletionToken>(token), &detail::rest_packets,
+                                     org_id, std::string(number), query, &diag);
+    }
+    /// Synchronous form; sets ec and diag, never throws (but std::bad_alloc).
+    ATOMCLOUD_DECL packet_page packets(std::int64_t org_id, std::string_view number,
+                                       const history_query& query, error_code& ec,
+                                       diagnostics& diag);
+    /// Synchronous form; throws atomcloud::error on failure.
+    ATOMCLOUD_DECL packet_page packets(std::int64_t org_id, std::string_view number,
+                                       const history_query& query = {});
+
+    /// The engine (for atomcloud's own composed operations, such as the history walk).
+    const std::shared_ptr<detail::rest_client_impl>& impl() const noexcept { return impl_; }
+
+private:
+    template <class T, class CompletionToken, class Fn, class... Args>
+    auto initiate(CompletionToken&& token, Fn fn, Args&&... args) {
+        return boost::asio::async_initiate<CompletionToken, void(error_code, T)>(
+            detail::rest_initiation<T>{impl_, ex_}, token, fn, std::forward<Args>(args)...);
+    }
+
+    executor_type ex_;
+    std::shared_ptr<detail::rest_client_impl> impl_;
+};
+
+} // namespace atomcloud
+
+#ifdef ATOMCLOUD_HEADER_ONLY
+#include <atomcloud/impl/rest_client.ipp>
+#endif
+
+#endif
