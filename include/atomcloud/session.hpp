@@ -79,6 +79,44 @@ ATOMCLOUD_DECL void session_recycle(session_impl& impl, event_batch&& batch) noe
 
 ATOMCLOUD_DECL session_status session_get_status(const session_impl& impl) noexcept;
 
+// The initiations of the session's operations. They expose the session's executor, as
+// Asio's own initiations do, so that adapters such as cancel_after run their timers there.
+struct session_initiation {
+    using executor_type = boost::asio::any_io_executor;
+    std::shared_ptr<session_impl> impl;
+    executor_type ex;
+    executor_type get_executor() const noexcept { return ex; }
+};
+
+struct initiate_run : session_initiation {
+    template <class Handler>
+    void operator()(Handler&& h, diagnostics* diag) const {
+        session_run(impl, diag, void_handler(std::forward<Handler>(h)));
+    }
+};
+
+struct initiate_subscriptions : session_initiation {
+    template <class Handler>
+    void operator()(Handler&& h, std::vector<device_number> devices, bool subscribe) const {
+        session_subscriptions(impl, std::move(devices), subscribe,
+                              void_handler(std::forward<Handler>(h)));
+    }
+};
+
+struct initiate_send : session_initiation {
+    template <class Handler>
+    void operator()(Handler&& h, const frame& f) const {
+        session_send(impl, f, void_handler(std::forward<Handler>(h)));
+    }
+};
+
+struct initiate_receive : session_initiation {
+    template <class Handler>
+    void operator()(Handler&& h) const {
+        session_receive(impl, receive_handler(std::forward<Handler>(h)));
+    }
+};
+
 } // namespace detail
 
 /// A WebSocket session with Atom Cloud for one organisation: subscribe to devices, receive
@@ -287,10 +325,7 @@ public:
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_receive(CompletionToken&& token = CompletionToken{}) {
         return boost::asio::async_initiate<CompletionToken, void(error_code, event_batch)>(
-            [](auto handler, std::shared_ptr<detail::session_impl> impl) {
-                detail::session_receive(impl, detail::receive_handler(std::move(handler)));
-            },
-            token, impl_);
+            detail::initiate_receive{{impl_, ex_}}, token);
     }
 
     /// Gives the storage of a batch the application has finished with back to the
@@ -312,31 +347,20 @@ private:
     template <class CompletionToken>
     auto start_run(diagnostics* diag, CompletionToken&& token) {
         return boost::asio::async_initiate<CompletionToken, void(error_code)>(
-            [](auto handler, std::shared_ptr<detail::session_impl> impl, diagnostics* d) {
-                detail::session_run(impl, d, detail::void_handler(std::move(handler)));
-            },
-            token, impl_, diag);
+            detail::initiate_run{{impl_, ex_}}, token, diag);
     }
 
     template <class CompletionToken>
     auto start_subscriptions(std::vector<device_number> devices, bool subscribe,
                              CompletionToken&& token) {
         return boost::asio::async_initiate<CompletionToken, void(error_code)>(
-            [](auto handler, std::shared_ptr<detail::session_impl> impl,
-               std::vector<device_number> devs, bool sub) {
-                detail::session_subscriptions(impl, std::move(devs), sub,
-                                              detail::void_handler(std::move(handler)));
-            },
-            token, impl_, std::move(devices), subscribe);
+            detail::initiate_subscriptions{{impl_, ex_}}, token, std::move(devices), subscribe);
     }
 
     template <class CompletionToken>
     auto start_send(frame f, CompletionToken&& token) {
         return boost::asio::async_initiate<CompletionToken, void(error_code)>(
-            [](auto handler, std::shared_ptr<detail::session_impl> impl, frame fr) {
-                detail::session_send(impl, fr, detail::void_handler(std::move(handler)));
-            },
-            token, impl_, std::move(f));
+            detail::initiate_send{{impl_, ex_}}, token, std::move(f));
     }
 
     executor_type ex_;

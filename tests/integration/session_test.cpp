@@ -5,6 +5,7 @@
 //
 // Everything runs on the test's thread: the session's io_context is run in short slices
 // while waiting for a condition; the emulator runs on its own thread.
+#include <atomcloud/cancel_after.hpp>
 #include <atomcloud/emulator/server.hpp>
 #include <atomcloud/payload.hpp>
 #include <atomcloud/session.hpp>
@@ -760,4 +761,48 @@ TEST_CASE("session: async_receive hands over everything pending in one batch",
     REQUIRE(h.count(owned_event::device_message) == 2000);
     CHECK(as_chars(h.events.back().payload) == "burst-1999");
     CHECK(h.s->status().pending_events == 0);
+}
+
+TEST_CASE("session: per-operation time limits with cancel_after", "[session][integration]") {
+    harness h;
+    h.auto_receive = false;
+    h.start();
+    REQUIRE(h.until([&] { return h.s->status().connected; }));
+
+    // A receive that waits too long: cancelled, and no event is lost by it.
+    std::optional<error_code> r;
+    std::size_t got = 0;
+    h.s->async_receive(cancel_after(100ms, [&](error_code ec, event_batch b) {
+        got = b.size();
+        r = ec;
+    }));
+    CHECK_FALSE(h.wait(r)); // session_connected was pending: delivered at once
+    CHECK(got == 1);
+    r.reset();
+    const auto t0 = std::chrono::steady_clock::now();
+    h.s->async_receive(cancel_after(100ms, [&](error_code ec, event_batch) { r = ec; }));
+    CHECK(h.wait(r) == asio::error::operation_aborted);
+    CHECK(std::chrono::steady_clock::now() - t0 >= 90ms);
+    h.auto_receive = true;
+    h.receive();
+
+    // A send waiting for the link: removed from the queue.
+    h.cloud.suspend();
+    REQUIRE(h.until([&] { return !h.s->status().connected; }));
+    std::optional<error_code> sr;
+    h.s->async_send(dev_a, as_bytes("x"), cancel_after(100ms, [&](error_code ec) { sr = ec; }));
+    CHECK(h.wait(sr) == asio::error::operation_aborted);
+    CHECK(h.s->status().queued_messages == 0);
+
+    // async_run itself (terminal cancellation): the session stops.
+    h.cloud.resume();
+    h.s->stop();
+    REQUIRE(h.until([&] { return h.run_result.has_value(); }));
+    h.run_result.reset();
+    h.receive_error.reset();
+    h.s->async_run(cancel_after(500ms, [&](error_code ec) { h.run_result = ec; }));
+    h.receive();
+    REQUIRE(h.until([&] { return h.run_result.has_value(); }, 5s));
+    CHECK(*h.run_result == asio::error::operation_aborted);
+    CHECK_FALSE(h.s->status().running);
 }
