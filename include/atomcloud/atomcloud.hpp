@@ -7,11 +7,13 @@
 #include <atomcloud/config.hpp>
 #include <atomcloud/device_id.hpp>
 #include <atomcloud/error.hpp>
+#include <atomcloud/events.hpp>
 #include <atomcloud/frame.hpp>
 #include <atomcloud/history.hpp>
 #include <atomcloud/logger.hpp>
 #include <atomcloud/models.hpp>
 #include <atomcloud/payload.hpp>
 #include <atomcloud/rest_client.hpp>
+#include <atomcloud/session.hpp>
 
 #endif

@@ -12,6 +12,8 @@
 #include <atomcloud/impl/config.ipp>
 #include <atomcloud/impl/device_id.ipp>
 #include <atomcloud/impl/error.ipp>
+#include <atomcloud/impl/event_arena.ipp>
+#include <atomcloud/impl/events.ipp>
 #include <atomcloud/impl/frame.ipp>
 #include <atomcloud/impl/history.ipp>
 #include <atomcloud/impl/history_cursor.ipp>
@@ -20,6 +22,8 @@
 #include <atomcloud/impl/payload.ipp>
 #include <atomcloud/impl/rest_client.ipp>
 #include <atomcloud/impl/rest_protocol.ipp>
+#include <atomcloud/impl/session.ipp>
+#include <atomcloud/impl/session_url.ipp>
 #include <atomcloud/impl/tls.ipp>
 #include <atomcloud/impl/url.ipp>
 
