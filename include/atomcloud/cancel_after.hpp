@@ -5,8 +5,10 @@
 //   auto fut  = api.async_list_orgs(atomcloud::cancel_after(2s, boost::asio::use_future));
 //   api.async_list_orgs(atomcloud::cancel_after(2s, [](auto ec, auto orgs) { ... }));
 //
-// When the operation is started, a timer is started on the completion handler's associated
-// executor (the operation's I/O executor when the handler has none). If the timer expires
+// When the operation is started, a timer is started on the operation's I/O executor (the
+// initiation's get_executor(); for an operation without one, on the handler's associated
+// executor): the cancellation is emitted where the operation runs, also when the handler
+// has an executor of its own (use_future's is the system executor). If the timer expires
 // first, a cancellation of the chosen type (terminal by default) is emitted to the
 // operation, which then completes with its "cancelled" error (for atomcloud operations,
 // boost::asio::error::operation_aborted). When the operation completes first, the timer
@@ -113,10 +115,12 @@ struct cancel_after_initiation {
 
     template <class Handler, class... Args>
     void operator()(Handler&& handler, Args&&... args) {
-        static_assert(has_get_executor<Initiation>::value,
-                      "cancel_after needs an operation whose initiation exposes get_executor()");
-        const boost::asio::any_io_executor ex =
-            boost::asio::get_associated_executor(handler, init.get_executor());
+        const boost::asio::any_io_executor ex = [&] {
+            if constexpr (has_get_executor<Initiation>::value)
+                return boost::asio::any_io_executor(init.get_executor());
+            else
+                return boost::asio::any_io_executor(boost::asio::get_associated_executor(handler));
+        }();
         auto state = std::make_shared<cancel_after_state>(ex);
 
         // Signals of a slot the handler already had (a coroutine's, say) are forwarded.
@@ -139,15 +143,6 @@ struct cancel_after_initiation {
     }
 };
 
-template <class T>
-decltype(auto) forward_token_member(T&& t) {
-    if constexpr (std::is_lvalue_reference_v<T> ||
-                  std::is_const_v<std::remove_reference_t<T>>)
-        return (t.token);
-    else
-        return std::move(t.token);
-}
-
 } // namespace detail
 } // namespace atomcloud
 
@@ -160,8 +155,7 @@ struct async_result<atomcloud::cancel_after_t<CompletionToken>, Signatures...> {
         return async_initiate<CompletionToken, Signatures...>(
             atomcloud::detail::cancel_after_initiation<std::decay_t<Initiation>>{
                 std::forward<Initiation>(init), token.timeout, token.type},
-            atomcloud::detail::forward_token_member(std::forward<RawToken>(token)),
-            std::forward<Args>(args)...);
+            token.token, std::forward<Args>(args)...);
     }
 };
 

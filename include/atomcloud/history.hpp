@@ -77,9 +77,10 @@ struct history_walk_state;
 
 using history_handler = rest_handler<std::vector<packet>>;
 
-ATOMCLOUD_DECL std::shared_ptr<history_walk_state>
-make_history_walk(const rest_client& client, std::int64_t org_id, std::string number,
-                  history_options opts);
+ATOMCLOUD_DECL std::shared_ptr<history_walk_state> make_history_walk(const rest_client& client,
+                                                                     std::int64_t org_id,
+                                                                     std::string number,
+                                                                     history_options opts);
 ATOMCLOUD_DECL bool history_walk_done(const history_walk_state& st) noexcept;
 /// One batch (stop_at_first_batch) or the whole walk.
 ATOMCLOUD_DECL void history_walk_run(std::shared_ptr<history_walk_state> st,
@@ -122,8 +123,7 @@ public:
     history_walker(rest_client& client, std::int64_t org_id, std::string_view number,
                    history_options opts = {})
         : ex_(client.get_executor()),
-          state_(detail::make_history_walk(client, org_id, std::string(number), std::move(opts))) {
-    }
+          state_(detail::make_history_walk(client, org_id, std::string(number), std::move(opts))) {}
 
     /// True when every packet was yielded (or the walk failed).
     bool done() const noexcept { return detail::history_walk_done(*state_); }
@@ -197,8 +197,8 @@ inline std::vector<packet> fetch_history(rest_client& client, std::int64_t org_i
                                          error_code& ec, diagnostics& diag) {
     return detail::history_walk_sync(
         client.get_executor(),
-        detail::make_history_walk(client, org_id, std::string(number), std::move(opts)), false,
-        ec, diag);
+        detail::make_history_walk(client, org_id, std::string(number), std::move(opts)), false, ec,
+        diag);
 }
 
 /// Synchronous form; throws atomcloud::error on failure.

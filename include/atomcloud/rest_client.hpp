@@ -60,8 +60,8 @@ using rest_handler = boost::asio::any_completion_handler<void(error_code, T)>;
 // The type-erased entry points, compiled once (impl/rest_client.ipp).
 ATOMCLOUD_DECL void rest_list_orgs(rest_client_impl& c, diagnostics* diag,
                                    rest_handler<std::vector<org>> h);
-ATOMCLOUD_DECL void rest_list_groups(rest_client_impl& c, std::int64_t org_id,
-                                     diagnostics* diag, rest_handler<std::vector<group>> h);
+ATOMCLOUD_DECL void rest_list_groups(rest_client_impl& c, std::int64_t org_id, diagnostics* diag,
+                                     rest_handler<std::vector<group>> h);
 ATOMCLOUD_DECL void rest_list_devices(rest_client_impl& c, std::int64_t org_id,
                                       std::int64_t group_id, diagnostics* diag,
                                       rest_handler<std::vector<device>> h);
@@ -99,7 +99,7 @@ struct rest_initiation {
 ///
 /// Lifetime: destroying the client cancels its pending operations: they complete with
 /// boost::asio::error::operation_aborted. The client may be moved; operations already
-/// started are unaffected.
+/// started are unaffected; a moved-from client may only be destroyed or assigned to.
 ///
 /// Cancellation: every async operation honours per-operation cancellation of the types
 /// terminal, partial and total (e.g. from atomcloud::cancel_after, or
@@ -166,7 +166,8 @@ public:
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_list_orgs(CompletionToken&& token = {}) {
         return initiate<std::vector<org>>(std::forward<CompletionToken>(token),
-                                          &detail::rest_list_orgs, static_cast<diagnostics*>(nullptr));
+                                          &detail::rest_list_orgs,
+                                          static_cast<diagnostics*>(nullptr));
     }
     /// As above; `diag` (kept alive by the caller until completion) receives the details
     /// of the outcome (server message, HTTP status, API code, client explanation).
@@ -220,8 +221,7 @@ public:
     auto async_list_devices(std::int64_t org_id, std::int64_t group_id, diagnostics& diag,
                             CompletionToken&& token = {}) {
         return initiate<std::vector<device>>(std::forward<CompletionToken>(token),
-                                             &detail::rest_list_devices, org_id, group_id,
-                                             &diag);
+                                             &detail::rest_list_devices, org_id, group_id, &diag);
     }
     /// Synchronous form; sets ec and diag, never throws (but std::bad_alloc).
     ATOMCLOUD_DECL std::vector<device> list_devices(std::int64_t org_id, std::int64_t group_id,
@@ -251,9 +251,8 @@ public:
                                                    &diag);
     }
     /// Synchronous form; sets ec and diag, never throws (but std::bad_alloc).
-    ATOMCLOUD_DECL ::atomcloud::device_state device_state(std::int64_t org_id,
-                                                          std::int64_t device_id, error_code& ec,
-                                                          diagnostics& diag);
+    ATOMCLOUD_DECL ::atomcloud::device_state
+    device_state(std::int64_t org_id, std::int64_t device_id, error_code& ec, diagnostics& diag);
     /// Synchronous form; throws atomcloud::error on failure.
     ATOMCLOUD_DECL ::atomcloud::device_state device_state(std::int64_t org_id,
                                                           std::int64_t device_id);

@@ -8,6 +8,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -186,8 +187,7 @@ TEST_CASE("rest: every endpoint, synchronous throwing forms", "[rest][integratio
     CHECK(api.packets(org_id, number, q).items.size() == 2);
 }
 
-TEST_CASE("rest: a base URL with a path prefix reaches the prefixed API",
-          "[rest][integration]") {
+TEST_CASE("rest: a base URL with a path prefix reaches the prefixed API", "[rest][integration]") {
     env e;
     e.cfg.base_url += "/no-such-prefix";
     e.cfg.retry.max_attempts = 1;
@@ -250,8 +250,12 @@ TEST_CASE("rest: a bad or missing token is code 300, and the token is never show
           "[rest][integration]") {
     env e;
     const std::string secret = "super-secret-token-value-42";
-    SECTION("bad token") { e.cfg.token = secret; }
-    SECTION("missing token") { e.cfg.token.clear(); }
+    SECTION("bad token") {
+        e.cfg.token = secret;
+    }
+    SECTION("missing token") {
+        e.cfg.token.clear();
+    }
     atomcloud::rest_client api(e.io.get_executor(), e.cfg);
     diagnostics diag;
     error_code ec;
@@ -283,8 +287,7 @@ TEST_CASE("rest: the token is in no log line, also with a good token", "[rest][i
     CHECK(logs.find(e.cfg.token) == std::string::npos);
 }
 
-TEST_CASE("rest: HTTP 503, retried until it succeeds or attempts run out",
-          "[rest][integration]") {
+TEST_CASE("rest: HTTP 503, retried until it succeeds or attempts run out", "[rest][integration]") {
     env e;
     SECTION("retries on: success") {
         atomcloud::rest_client api(e.io.get_executor(), e.cfg);
@@ -363,7 +366,7 @@ TEST_CASE("rest: a slow server and the request timeout", "[rest][integration]") 
     CHECK(ec == boost::beast::error::timeout);
     CHECK(diag.client_message().find("timeouts.request") != std::string::npos);
     CHECK(elapsed < 2s);
-    CHECK(api.stats().retries == 0); // timeouts are not retried
+    CHECK(api.stats().retries == 0);    // timeouts are not retried
     CHECK(api.list_orgs().size() == 1); // a new connection works
 }
 
@@ -445,8 +448,21 @@ TEST_CASE("rest: a CA that did not sign the server's certificate", "[rest][integ
     CHECK(api.stats().connections_opened == 0);
 }
 
-TEST_CASE("rest: configuration errors are reported by every operation",
-          "[rest][integration]") {
+TEST_CASE("rest: verification turned off works, and says so loudly", "[rest][integration]") {
+    env e;
+    e.cfg.tls.ca_pem.clear();
+    e.cfg.tls.verify = false;
+    atomcloud::rest_client api(e.io.get_executor(), e.cfg);
+    CHECK(api.list_orgs().size() == 1);
+    CHECK(e.all_logs().find("TLS certificate verification is DISABLED") != std::string::npos);
+
+    // The same client, moved, keeps working.
+    atomcloud::rest_client moved(std::move(api));
+    CHECK(moved.list_groups(org_id).size() == 2);
+    CHECK(moved.stats().connections_opened == 1);
+}
+
+TEST_CASE("rest: configuration errors are reported by every operation", "[rest][integration]") {
     env e;
     SECTION("base URL") {
         e.cfg.base_url = "http://127.0.0.1:1/";
@@ -522,7 +538,8 @@ TEST_CASE("rest: 50 requests in flight from several coroutines share the pool",
     auto worker = [&](int w) -> asio::awaitable<void> {
         // Each coroutine keeps 10 requests in flight, then checks every answer.
         int finished = 0;
-        asio::steady_timer wake(co_await asio::this_coro::executor, asio::steady_timer::time_point::max());
+        asio::steady_timer wake(co_await asio::this_coro::executor,
+                                asio::steady_timer::time_point::max());
         for (int i = 0; i < 10; ++i) {
             const int kind = (w + i) % 3;
             if (kind == 0)
@@ -542,7 +559,8 @@ TEST_CASE("rest: 50 requests in flight from several coroutines share the pool",
                                        });
             else
                 api.async_packets(org_id, number, {}, [&](error_code ec, atomcloud::packet_page p) {
-                    if (!ec && p.items.size() == 5 && p.items[0].payload == atomcloud::to_bytes("m4"))
+                    if (!ec && p.items.size() == 5 &&
+                        p.items[0].payload == atomcloud::to_bytes("m4"))
                         ++ok;
                     if (++finished == 10)
                         wake.cancel();
@@ -568,16 +586,16 @@ TEST_CASE("rest: a request waiting for a pooled connection can be cancelled",
     env e;
     e.cfg.max_connections = 1;
     atomcloud::rest_client api(e.io.get_executor(), e.cfg);
-    e.cloud.inject_fault(simple_fault(emu::fault::kind::delay, 600ms), 1);
+    e.cloud.inject_fault(simple_fault(emu::fault::kind::delay, 1500ms), 1);
     e.run([&]() -> asio::awaitable<void> {
-        // The first request holds the only connection for 600 ms.
+        // The first request holds the only connection for 1.5 s.
         auto first = api.async_list_orgs(asio::use_future);
         const auto start = std::chrono::steady_clock::now();
         auto [ec, groups] = co_await api.async_list_groups(
             org_id, atomcloud::cancel_after(50ms, asio::as_tuple(asio::use_awaitable)));
         CHECK(ec == asio::error::operation_aborted);
         CHECK(groups.empty());
-        CHECK(std::chrono::steady_clock::now() - start < 500ms);
+        CHECK(std::chrono::steady_clock::now() - start < 1400ms);
         // The queue moves on: the next request gets the connection after the first.
         auto devices = co_await api.async_list_devices(org_id, group_official);
         CHECK(devices.size() == 2);
@@ -805,5 +823,30 @@ TEST_CASE("rest: the history walk yields every packet once, newest first",
         auto [ec, batch] = co_await w.async_next_batch(asio::as_tuple(asio::use_awaitable));
         CHECK(ec == api_errc::not_found);
         CHECK(batch.empty());
+    });
+
+    // One batch at a time per walker.
+    atomcloud::history_walker w(api, org_id, number, opts);
+    error_code first_ec = asio::error::would_block, second_ec;
+    std::size_t first_size = 0;
+    w.async_next_batch([&](error_code ec, std::vector<atomcloud::packet> b) {
+        first_ec = ec;
+        first_size = b.size();
+    });
+    w.async_next_batch([&](error_code ec, std::vector<atomcloud::packet>) { second_ec = ec; });
+    e.io.restart();
+    e.io.run();
+    CHECK_FALSE(first_ec);
+    CHECK(first_size == 4);
+    CHECK(second_ec == asio::error::in_progress);
+
+    // A whole walk under a time limit.
+    e.cloud.inject_fault(simple_fault(emu::fault::kind::delay, 2s), 1);
+    e.run([&]() -> asio::awaitable<void> {
+        auto [ec, got] = co_await atomcloud::async_fetch_history(
+            api, org_id, number, opts,
+            atomcloud::cancel_after(100ms, asio::as_tuple(asio::use_awaitable)));
+        CHECK(ec == asio::error::operation_aborted);
+        CHECK(got.empty());
     });
 }

@@ -271,8 +271,8 @@ TEST_CASE("history walk: eviction of the oldest packets while paging", "[rest][h
 TEST_CASE("history walk: heartbeats skipped on request", "[rest][history]") {
     fake_history h;
     for (int i = 0; i < 40; ++i)
-        h.add(t0 + std::chrono::seconds(i), i % 2 ? std::string(atomcloud::default_heartbeat)
-                                                  : "data" + std::to_string(i));
+        h.add(t0 + std::chrono::seconds(i),
+              i % 2 ? std::string(atomcloud::default_heartbeat) : "data" + std::to_string(i));
     history_options opts;
     opts.page_size = 7;
     opts.skip_heartbeats = true;

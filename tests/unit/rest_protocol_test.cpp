@@ -24,8 +24,8 @@ namespace {
 
 std::chrono::system_clock::time_point utc(int y, unsigned mo, unsigned d, int h, int mi, int s) {
     const auto days = detail::days_from_civil(y, mo, d);
-    return std::chrono::system_clock::time_point(std::chrono::seconds(days * 86400 + h * 3600 +
-                                                                      mi * 60 + s));
+    return std::chrono::system_clock::time_point(
+        std::chrono::seconds(days * 86400 + h * 3600 + mi * 60 + s));
 }
 
 const detail::parse_context ctx{"secret-token-123", std::chrono::minutes(480), nullptr};
@@ -131,11 +131,11 @@ TEST_CASE("times: the API's times with varying fractions and offsets", "[rest][t
     CHECK(t.time_since_epoch() == base.time_since_epoch());
     CHECK(off == 480min);
 
-    for (const char* bad : {"", "2018-08-11", "2018-08-11T17:03", "2018-13-11T17:03:39+08:00",
-                            "2018-02-30T17:03:39+08:00", "2018-08-11T24:00:00+08:00",
-                            "2018-08-11T17:03:39.+08:00", "2018-08-11T17:03:39.1234567890Z",
-                            "2018-08-11T17:03:39+8:00", "2018-08-11T17:03:39 +08:00",
-                            "2018-08-11T17:03:39Zjunk", "yyyy-08-11T17:03:39Z"}) {
+    for (const char* bad :
+         {"", "2018-08-11", "2018-08-11T17:03", "2018-13-11T17:03:39+08:00",
+          "2018-02-30T17:03:39+08:00", "2018-08-11T24:00:00+08:00", "2018-08-11T17:03:39.+08:00",
+          "2018-08-11T17:03:39.1234567890Z", "2018-08-11T17:03:39+8:00",
+          "2018-08-11T17:03:39 +08:00", "2018-08-11T17:03:39Zjunk", "yyyy-08-11T17:03:39Z"}) {
         INFO(bad);
         CHECK_FALSE(detail::parse_api_time(bad, 480min, t, off));
     }
@@ -149,7 +149,8 @@ TEST_CASE("orgs: the spec's example item", "[rest][parse]") {
     error_code ec;
     const auto orgs = detail::parse_orgs(
         200,
-        envelope(R"([{"id":1,"name":"正点原子","acc_id":0,"device_limit":1000,"device_counter":4,"created_at":"2018-04-14T15:30:52+08:00"}])"),
+        envelope(
+            R"([{"id":1,"name":"正点原子","acc_id":0,"device_limit":1000,"device_counter":4,"created_at":"2018-04-14T15:30:52+08:00"}])"),
         ctx, diag, ec);
     REQUIRE_FALSE(ec);
     REQUIRE(orgs.size() == 1);
@@ -168,7 +169,8 @@ TEST_CASE("groups: the fields seen in the wild, unknown ones ignored", "[rest][p
     error_code ec;
     const auto groups = detail::parse_groups(
         200,
-        envelope(R"([{"id": 45, "acc_id": 0, "acc_name": "", "org_id": 0, "org_name": "", "transfer_groups": [], "count_device": 0, "created_at": "2018-08-01T10:00:00+08:00", "operation": {"x": 1}},
+        envelope(
+            R"([{"id": 45, "acc_id": 0, "acc_name": "", "org_id": 0, "org_name": "", "transfer_groups": [], "count_device": 0, "created_at": "2018-08-01T10:00:00+08:00", "operation": {"x": 1}},
                      {"id": 44, "name": "默认分组", "acc_id": 3, "acc_name": "me", "org_id": 1, "org_name": "正点原子"}])"),
         ctx, diag, ec);
     REQUIRE_FALSE(ec);
@@ -188,7 +190,8 @@ TEST_CASE("devices: the spec's example (show_id a number, no device_type)", "[re
     error_code ec;
     const auto devices = detail::parse_devices(
         200,
-        envelope(R"([{"id":146,"show_id":1007,"name":"官方设备 - 2","number":"18846494908532689575"}])"),
+        envelope(
+            R"([{"id":146,"show_id":1007,"name":"官方设备 - 2","number":"18846494908532689575"}])"),
         ctx, diag, ec);
     REQUIRE_FALSE(ec);
     REQUIRE(devices.size() == 1);
@@ -205,14 +208,13 @@ TEST_CASE("devices: the spec's example (show_id a number, no device_type)", "[re
 TEST_CASE("devices: show_id as text, every device type, odd numbers", "[rest][parse]") {
     diagnostics diag;
     error_code ec;
-    const auto devices = detail::parse_devices(
-        200, envelope(R"([
+    const auto devices = detail::parse_devices(200, envelope(R"([
             {"id":1,"show_id":"A-7","device_type":"01","name":"a","number":"00000000000000000001"},
             {"id":2,"show_id":null,"device_type":"02","number":"00000000000000000002"},
             {"id":3,"device_type":"03","number":"b6d85634-9d34-4052-80cd-b840b75cb910"},
             {"id":4,"device_type":"04","number":"00000000000000000004"},
             {"id":5,"device_type":"09","number":"00000000000000000005","extra":true}])"),
-        ctx, diag, ec);
+                                               ctx, diag, ec);
     REQUIRE_FALSE(ec);
     REQUIRE(devices.size() == 5);
     CHECK(devices[0].show_id == "A-7");
@@ -240,8 +242,8 @@ TEST_CASE("device state: every documented value, and unknown text kept", "[rest]
     for (const auto& [text, state] : cases) {
         diagnostics diag;
         error_code ec;
-        const auto s = detail::parse_device_state(
-            200, envelope(std::string("\"") + text + "\""), ctx, diag, ec);
+        const auto s = detail::parse_device_state(200, envelope(std::string("\"") + text + "\""),
+                                                  ctx, diag, ec);
         REQUIRE_FALSE(ec);
         CHECK(s.state == state);
         CHECK(s.raw == text);
@@ -249,8 +251,8 @@ TEST_CASE("device state: every documented value, and unknown text kept", "[rest]
     }
     diagnostics diag;
     error_code ec;
-    auto s = detail::parse_device_state(200, R"({"code": 200, "message": "", "data": "disconnected"})",
-                                        ctx, diag, ec);
+    auto s = detail::parse_device_state(
+        200, R"({"code": 200, "message": "", "data": "disconnected"})", ctx, diag, ec);
     CHECK_FALSE(s.online());
     detail::parse_device_state(200, envelope("{}"), ctx, diag, ec);
     CHECK(ec == client_errc::invalid_field);
@@ -322,15 +324,15 @@ TEST_CASE("history page: empty, null items, and length disagreeing with the byte
     CHECK(page.items.empty());
 
     std::vector<std::string> warnings;
-    atomcloud::logger log{atomcloud::log_level::warning,
-                          [&](atomcloud::log_level, std::string_view m) {
-                              warnings.emplace_back(m);
-                          }};
+    atomcloud::logger log{
+        atomcloud::log_level::warning,
+        [&](atomcloud::log_level, std::string_view m) { warnings.emplace_back(m); }};
     detail::parse_context with_log = ctx;
     with_log.log = &log;
     page = detail::parse_packet_page(
         200,
-        envelope(R"({"items":[{"time":"2018-08-11T17:03:39+08:00","hex_packet":"01 02 03","length":5}]})"),
+        envelope(
+            R"({"items":[{"time":"2018-08-11T17:03:39+08:00","hex_packet":"01 02 03","length":5}]})"),
         with_log, diag, ec);
     REQUIRE_FALSE(ec);
     REQUIRE(page.items.size() == 1);
@@ -355,7 +357,8 @@ TEST_CASE("responses: every documented code, and undocumented ones", "[rest][par
     for (int code : {201, 300, 301, 302, 400, 401, 500, 999, -1}) {
         diagnostics diag;
         error_code ec;
-        const auto orgs = detail::parse_orgs(200, envelope("null", code, "设备不存在"), ctx, diag, ec);
+        const auto orgs =
+            detail::parse_orgs(200, envelope("null", code, "设备不存在"), ctx, diag, ec);
         INFO(code);
         CHECK(orgs.empty());
         CHECK(ec == atomcloud::make_api_error(code));
@@ -382,10 +385,11 @@ TEST_CASE("responses: the server's message never carries the token", "[rest][par
                        ec);
     CHECK(ec == api_errc::not_logged_in);
     CHECK(diag.server_message() == "token *** is invalid");
-    CHECK(atomcloud::error(ec, diag).what() == std::string("atomcloud: not logged in or no "
-                                                           "permission (bad or missing token) "
-                                                           "(API code 300): HTTP 200; server: token *** "
-                                                           "is invalid"));
+    CHECK(atomcloud::error(ec, diag).what() ==
+          std::string("atomcloud: not logged in or no "
+                      "permission (bad or missing token) "
+                      "(API code 300): HTTP 200; server: token *** "
+                      "is invalid"));
 }
 
 TEST_CASE("responses: HTTP status other than 200", "[rest][parse]") {
@@ -559,4 +563,63 @@ TEST_CASE("retries: capped exponential backoff schedule", "[rest][retry]") {
     CHECK(detail::backoff_delay(r, 3) == 20ms);
     r.initial_backoff = 0ms;
     CHECK(detail::backoff_delay(r, 3) == 0ms);
+}
+
+TEST_CASE("responses: mutated bodies never crash or throw", "[rest][parse]") {
+    // Valid bodies of every endpoint, then bytes flipped, deleted, duplicated and cut.
+    const std::string seeds[] = {
+        envelope(
+            R"([{"id":1,"name":"正点原子","acc_id":0,"device_limit":1000,"device_counter":4,"created_at":"2018-04-14T15:30:52+08:00"}])"),
+        envelope(
+            R"([{"id":146,"show_id":1007,"device_type":"01","name":"官方设备 - 2","number":"18846494908532689575"}])"),
+        envelope(R"("connected")"),
+        envelope(
+            R"({"current_page":1,"total_page":1,"total_item":2,"page_limit":30,"items":[{"time":"2018-08-11T17:03:39.300928+08:00","hex_packet":"41 4C 49","length":3,"number":"1"},{"time":"2018-08-11T17:02:18.28068+08:00","hex_packet":"D5 FD","length":2}]})"),
+    };
+    std::uint32_t state = 12345;
+    auto next = [&state] {
+        state = state * 1664525u + 1013904223u;
+        return state >> 8;
+    };
+    const char specials[] = {'"', '{', '}', '[', ']', ',', ':', '\\', '0', '-', '.', 'e', ' '};
+    std::size_t parsed_ok = 0;
+    for (int round = 0; round < 3000; ++round) {
+        std::string body = seeds[next() % 4];
+        const int edits = 1 + static_cast<int>(next() % 4);
+        for (int k = 0; k < edits && !body.empty(); ++k) {
+            const std::size_t pos = next() % body.size();
+            switch (next() % 4) {
+            case 0:
+                body[pos] = specials[next() % sizeof specials];
+                break;
+            case 1:
+                body.erase(pos, 1 + next() % 8);
+                break;
+            case 2:
+                body.insert(pos, body.substr(pos, 1 + next() % 16));
+                break;
+            default:
+                body.resize(pos);
+                break;
+            }
+        }
+        diagnostics diag;
+        error_code ec;
+        REQUIRE_NOTHROW(detail::parse_orgs(200, body, ctx, diag, ec));
+        REQUIRE_NOTHROW(detail::parse_groups(200, body, ctx, diag, ec));
+        REQUIRE_NOTHROW(detail::parse_devices(200, body, ctx, diag, ec));
+        REQUIRE_NOTHROW(detail::parse_device_state(200, body, ctx, diag, ec));
+        atomcloud::packet_page page;
+        REQUIRE_NOTHROW(page = detail::parse_packet_page(200, body, ctx, diag, ec));
+        if (!ec) {
+            ++parsed_ok;
+            for (const auto& p : page.items)
+                CHECK(p.payload.size() * 2 <= p.hex.size());
+        } else {
+            CHECK(page.items.empty());
+            CHECK((ec.category() == atomcloud::client_category() ||
+                   ec.category() == atomcloud::api_category()));
+        }
+    }
+    CHECK(parsed_ok > 0); // some mutations stay valid (e.g. inside strings)
 }

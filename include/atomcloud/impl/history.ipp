@@ -21,9 +21,10 @@ struct history_walk_state {
     bool busy = false;
 };
 
-ATOMCLOUD_DECL std::shared_ptr<history_walk_state>
-make_history_walk(const rest_client& client, std::int64_t org_id, std::string number,
-                  history_options opts) {
+ATOMCLOUD_DECL std::shared_ptr<history_walk_state> make_history_walk(const rest_client& client,
+                                                                     std::int64_t org_id,
+                                                                     std::string number,
+                                                                     history_options opts) {
     return std::make_shared<history_walk_state>(client.impl(), org_id, std::move(number),
                                                 std::move(opts));
 }
@@ -37,10 +38,10 @@ class history_walk_op : public std::enable_shared_from_this<history_walk_op> {
 public:
     history_walk_op(std::shared_ptr<history_walk_state> st, bool first_batch, diagnostics* diag,
                     history_handler h)
-        : st_(std::move(st)), first_batch_(first_batch), user_diag_(diag),
-          handler_(std::move(h)),
-          work_ex_(boost::asio::prefer(boost::asio::get_associated_executor(handler_, st_->client->ex),
-                                       boost::asio::execution::outstanding_work.tracked)) {}
+        : st_(std::move(st)), first_batch_(first_batch), user_diag_(diag), handler_(std::move(h)),
+          work_ex_(
+              boost::asio::prefer(boost::asio::get_associated_executor(handler_, st_->client->ex),
+                                  boost::asio::execution::outstanding_work.tracked)) {}
 
     void start() {
         boost::asio::post(st_->client->ex, [self = shared_from_this()] {

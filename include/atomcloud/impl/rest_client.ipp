@@ -181,8 +181,7 @@ public:
 };
 
 template <class T>
-using rest_parse_fn = T (*)(int, std::string_view, const parse_context&, diagnostics&,
-                            error_code&);
+using rest_parse_fn = T (*)(int, std::string_view, const parse_context&, diagnostics&, error_code&);
 
 // One GET request with its retries: acquire a connection, (connect,) write, read. All the
 // I/O is here, compiled once; rest_request_op<T> adds parsing and the typed completion.
@@ -338,10 +337,9 @@ private:
             ++client_->stats.reused;
         attempt_started_ = std::chrono::steady_clock::now();
         boost::beast::get_lowest_layer(conn_->stream).expires_after(cfg().timeouts.request);
-        rest_http::async_write(conn_->stream, req_,
-                               [self = shared_from_this()](error_code ec, std::size_t) {
-                                   self->on_written(ec);
-                               });
+        rest_http::async_write(
+            conn_->stream, req_,
+            [self = shared_from_this()](error_code ec, std::size_t) { self->on_written(ec); });
     }
 
     void on_written(error_code ec) {
@@ -358,10 +356,9 @@ private:
         }
         parser_.emplace();
         parser_->body_limit(cfg().max_response_size);
-        rest_http::async_read(conn_->stream, conn_->buffer, *parser_,
-                              [self = shared_from_this()](error_code e, std::size_t n) {
-                                  self->on_read(e, n);
-                              });
+        rest_http::async_read(
+            conn_->stream, conn_->buffer, *parser_,
+            [self = shared_from_this()](error_code e, std::size_t n) { self->on_read(e, n); });
     }
 
     void on_read(error_code ec, std::size_t n) {
@@ -537,9 +534,10 @@ private:
     void deliver(error_code ec) override {
         if (ec)
             value_ = T();
-        rest_net::dispatch(work_ex_, [h = std::move(handler_), ec, v = std::move(value_)]() mutable {
-            std::move(h)(ec, std::move(v));
-        });
+        rest_net::dispatch(work_ex_,
+                           [h = std::move(handler_), ec, v = std::move(value_)]() mutable {
+                               std::move(h)(ec, std::move(v));
+                           });
     }
 
     rest_parse_fn<T> parse_fn_;
@@ -566,10 +564,10 @@ ATOMCLOUD_DECL void rest_list_orgs(rest_client_impl& c, diagnostics* diag,
                                          std::move(h));
 }
 
-ATOMCLOUD_DECL void rest_list_groups(rest_client_impl& c, std::int64_t org_id,
-                                     diagnostics* diag, rest_handler<std::vector<group>> h) {
-    start_rest_request<std::vector<group>>(c, groups_target(rest_prefix(c), org_id),
-                                           &parse_groups, diag, std::move(h));
+ATOMCLOUD_DECL void rest_list_groups(rest_client_impl& c, std::int64_t org_id, diagnostics* diag,
+                                     rest_handler<std::vector<group>> h) {
+    start_rest_request<std::vector<group>>(c, groups_target(rest_prefix(c), org_id), &parse_groups,
+                                           diag, std::move(h));
 }
 
 ATOMCLOUD_DECL void rest_list_devices(rest_client_impl& c, std::int64_t org_id,
@@ -658,7 +656,8 @@ ATOMCLOUD_DECL rest_client::rest_client(executor_type ex, config cfg)
 }
 
 ATOMCLOUD_DECL rest_client::rest_client(boost::asio::io_context& ctx, config cfg)
-    : rest_client(executor_type(ctx.get_executor()), std::move(cfg)) {}
+    : rest_client(executor_type(ctx.get_executor()), std::move(cfg)) {
+}
 
 ATOMCLOUD_DECL rest_client::~rest_client() {
     if (impl_)
@@ -666,7 +665,8 @@ ATOMCLOUD_DECL rest_client::~rest_client() {
 }
 
 ATOMCLOUD_DECL rest_client::rest_client(rest_client&& other) noexcept
-    : ex_(other.ex_), impl_(std::move(other.impl_)) {}
+    : ex_(other.ex_), impl_(std::move(other.impl_)) {
+}
 
 ATOMCLOUD_DECL rest_client& rest_client::operator=(rest_client&& other) noexcept {
     if (this != &other) {
@@ -691,22 +691,19 @@ ATOMCLOUD_DECL void rest_client::close_idle_connections() {
 }
 
 ATOMCLOUD_DECL std::vector<org> rest_client::list_orgs(error_code& ec, diagnostics& diag) {
-    return detail::run_sync<std::vector<org>>(ex_, ec, [&](auto h) {
-        detail::rest_list_orgs(*impl_, &diag, std::move(h));
-    });
+    return detail::run_sync<std::vector<org>>(
+        ex_, ec, [&](auto h) { detail::rest_list_orgs(*impl_, &diag, std::move(h)); });
 }
 
 ATOMCLOUD_DECL std::vector<org> rest_client::list_orgs() {
-    return detail::run_sync_throwing<std::vector<org>>(ex_, [&](diagnostics& d, auto h) {
-        detail::rest_list_orgs(*impl_, &d, std::move(h));
-    });
+    return detail::run_sync_throwing<std::vector<org>>(
+        ex_, [&](diagnostics& d, auto h) { detail::rest_list_orgs(*impl_, &d, std::move(h)); });
 }
 
 ATOMCLOUD_DECL std::vector<group> rest_client::list_groups(std::int64_t org_id, error_code& ec,
                                                            diagnostics& diag) {
-    return detail::run_sync<std::vector<group>>(ex_, ec, [&](auto h) {
-        detail::rest_list_groups(*impl_, org_id, &diag, std::move(h));
-    });
+    return detail::run_sync<std::vector<group>>(
+        ex_, ec, [&](auto h) { detail::rest_list_groups(*impl_, org_id, &diag, std::move(h)); });
 }
 
 ATOMCLOUD_DECL std::vector<group> rest_client::list_groups(std::int64_t org_id) {
@@ -716,8 +713,8 @@ ATOMCLOUD_DECL std::vector<group> rest_client::list_groups(std::int64_t org_id) 
 }
 
 ATOMCLOUD_DECL std::vector<device> rest_client::list_devices(std::int64_t org_id,
-                                                             std::int64_t group_id,
-                                                             error_code& ec, diagnostics& diag) {
+                                                             std::int64_t group_id, error_code& ec,
+                                                             diagnostics& diag) {
     return detail::run_sync<std::vector<device>>(ex_, ec, [&](auto h) {
         detail::rest_list_devices(*impl_, org_id, group_id, &diag, std::move(h));
     });
@@ -737,12 +734,10 @@ ATOMCLOUD_DECL device_state rest_client::device_state(std::int64_t org_id, std::
     });
 }
 
-ATOMCLOUD_DECL device_state rest_client::device_state(std::int64_t org_id,
-                                                      std::int64_t device_id) {
-    return detail::run_sync_throwing<::atomcloud::device_state>(
-        ex_, [&](diagnostics& d, auto h) {
-            detail::rest_device_state(*impl_, org_id, device_id, &d, std::move(h));
-        });
+ATOMCLOUD_DECL device_state rest_client::device_state(std::int64_t org_id, std::int64_t device_id) {
+    return detail::run_sync_throwing<::atomcloud::device_state>(ex_, [&](diagnostics& d, auto h) {
+        detail::rest_device_state(*impl_, org_id, device_id, &d, std::move(h));
+    });
 }
 
 ATOMCLOUD_DECL packet_page rest_client::packets(std::int64_t org_id, std::string_view number,

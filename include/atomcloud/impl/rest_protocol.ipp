@@ -115,7 +115,8 @@ ATOMCLOUD_DECL std::string format_query_time(std::chrono::system_clock::time_poi
 namespace time_impl {
 
 // Reads exactly n decimal digits at text[pos], advancing pos.
-inline bool read_digits(std::string_view text, std::size_t& pos, std::size_t n, unsigned& out) noexcept {
+inline bool read_digits(std::string_view text, std::size_t& pos, std::size_t n,
+                        unsigned& out) noexcept {
     if (text.size() < pos + n)
         return false;
     out = 0;
@@ -242,8 +243,7 @@ public:
 
     // Integers: a JSON integer, or text of decimal digits. Missing or null: 0, or an
     // error if required.
-    std::int64_t integer(const json& obj, std::string_view prefix, const char* key,
-                         bool required) {
+    std::int64_t integer(const json& obj, std::string_view prefix, const char* key, bool required) {
         const auto it = obj.find(key);
         if (it == obj.end() || it->is_null()) {
             if (required)
@@ -272,8 +272,7 @@ public:
 
     // Text: a JSON string, or a number (written as decimal text). Missing or null: empty,
     // or an error if required.
-    std::string text(const json& obj, std::string_view prefix, const char* key,
-                     bool required) {
+    std::string text(const json& obj, std::string_view prefix, const char* key, bool required) {
         const auto it = obj.find(key);
         if (it == obj.end() || it->is_null()) {
             if (required)
@@ -311,7 +310,7 @@ private:
 // Checks the status and the envelope; returns the parsed body (data at ["data"]) or
 // sets ec.
 inline json read_envelope(int http_status, std::string_view body, const parse_context& ctx,
-                   diagnostics& diag, error_code& ec) {
+                          diagnostics& diag, error_code& ec) {
     ec = {};
     diag.clear();
     diag.set_http_status(http_status);
@@ -331,9 +330,9 @@ inline json read_envelope(int http_status, std::string_view body, const parse_co
                                    ? static_cast<std::int64_t>(std::min<std::uint64_t>(
                                          code.get<std::uint64_t>(), 1u << 30))
                                    : code.get<std::int64_t>();
-        const int api_code = static_cast<int>(std::max<std::int64_t>(
-            std::min<std::int64_t>(c, std::numeric_limits<int>::max()),
-            std::numeric_limits<int>::min()));
+        const int api_code = static_cast<int>(
+            std::max<std::int64_t>(std::min<std::int64_t>(c, std::numeric_limits<int>::max()),
+                                   std::numeric_limits<int>::min()));
         diag.set_api_code(api_code);
         const auto msg = doc.find("message");
         if (msg != doc.end() && msg->is_string())
@@ -519,8 +518,8 @@ ATOMCLOUD_DECL packet_page parse_packet_page(int http_status, std::string_view b
         field_reader r;
         const auto data = doc.find("data");
         if (data == doc.end() || !data->is_object()) {
-            r.fail("data", data == doc.end() ? "missing (expected an object)"
-                                             : "expected an object");
+            r.fail("data",
+                   data == doc.end() ? "missing (expected an object)" : "expected an object");
             set_field_error(r, diag, ec);
             return {};
         }
@@ -550,9 +549,9 @@ ATOMCLOUD_DECL packet_page parse_packet_page(int http_status, std::string_view b
                     const std::int64_t length = r.integer(item, p, "length", false);
                     if (r.failed())
                         break;
-                    if (!parse_api_time(pk.raw_time, ctx.default_offset, pk.time,
-                                        pk.utc_offset)) {
-                        r.fail(p + ".time", "expected a time such as 2018-08-11T17:03:39.300928+08:00");
+                    if (!parse_api_time(pk.raw_time, ctx.default_offset, pk.time, pk.utc_offset)) {
+                        r.fail(p + ".time",
+                               "expected a time such as 2018-08-11T17:03:39.300928+08:00");
                         break;
                     }
                     error_code hex_ec;
@@ -565,14 +564,13 @@ ATOMCLOUD_DECL packet_page parse_packet_page(int http_status, std::string_view b
                         r.fail(p + ".length", "expected a non-negative integer");
                         break;
                     }
-                    pk.length = has_length ? static_cast<std::uint64_t>(length)
-                                           : pk.payload.size();
+                    pk.length = has_length ? static_cast<std::uint64_t>(length) : pk.payload.size();
                     if (!pk.length_matches() && ctx.log && ctx.log->enabled(log_level::warning))
-                        ctx.log->log(log_level::warning,
-                                     p + ": length " + std::to_string(pk.length) +
-                                         " disagrees with hex_packet (" +
-                                         std::to_string(pk.payload.size()) +
-                                         " bytes); the bytes are kept");
+                        ctx.log->log(log_level::warning, p + ": length " +
+                                                             std::to_string(pk.length) +
+                                                             " disagrees with hex_packet (" +
+                                                             std::to_string(pk.payload.size()) +
+                                                             " bytes); the bytes are kept");
                     page.items.push_back(std::move(pk));
                 }
             }
@@ -617,8 +615,8 @@ ATOMCLOUD_DECL std::chrono::milliseconds backoff_delay(const retry_options& opts
                                                        unsigned attempt) noexcept {
     const double cap = static_cast<double>(std::max<std::int64_t>(opts.max_backoff.count(), 0));
     double delay = static_cast<double>(std::max<std::int64_t>(opts.initial_backoff.count(), 0));
-    const double m = opts.multiplier >= 1.0 && std::isfinite(opts.multiplier) ? opts.multiplier
-                                                                               : 1.0;
+    const double m =
+        opts.multiplier >= 1.0 && std::isfinite(opts.multiplier) ? opts.multiplier : 1.0;
     for (unsigned i = 1; i < attempt && delay < cap; ++i)
         delay *= m;
     return std::chrono::milliseconds(static_cast<std::int64_t>(std::min(delay, cap)));
