@@ -1,0 +1,604 @@
+// The atomcloud command, as installed, against the in-process emulator over verified TLS:
+// every command, its table and JSON output, and every exit status.
+//
+// ATOMCLOUD_CLI (environment) is the path of the binary under test.
+#include <atomcloud/emulator/server.hpp>
+#include <atomcloud/payload.hpp>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <poll.h>
+#include <spawn.h>
+#include <string>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+extern char** environ;
+
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+constexpr const char* dtu = "18846494908532689575";
+constexpr const char* nbiot = "b6d85634-9d34-4052-80cd-b840b75cb910";
+
+std::string cli_path() {
+    const char* p = std::getenv("ATOMCLOUD_CLI");
+    REQUIRE(p != nullptr);
+    REQUIRE(std::filesystem::exists(p));
+    return p;
+}
+
+struct result {
+    int status = -1;
+    std::string out;
+    std::string err;
+};
+
+// A running atomcloud process with its output captured.
+class process {
+public:
+    process(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+        int out_pipe[2], err_pipe[2];
+        REQUIRE(::pipe2(out_pipe, O_CLOEXEC) == 0);
+        REQUIRE(::pipe2(err_pipe, O_CLOEXEC) == 0);
+        posix_spawn_file_actions_t actions;
+        ::posix_spawn_file_actions_init(&actions);
+        ::posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+        ::posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+        ::posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+        std::vector<std::string> argv_s = {cli_path()};
+        argv_s.insert(argv_s.end(), args.begin(), args.end());
+        std::vector<char*> argv;
+        for (auto& a : argv_s)
+            argv.push_back(a.data());
+        argv.push_back(nullptr);
+        std::vector<std::string> env_s = env;
+        for (const char* keep : {"PATH", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "HOME"})
+            if (const char* v = std::getenv(keep))
+                env_s.push_back(std::string(keep) + "=" + v);
+        std::vector<char*> envp;
+        for (auto& e : env_s)
+            envp.push_back(e.data());
+        envp.push_back(nullptr);
+        const int rc = ::posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), envp.data());
+        ::posix_spawn_file_actions_destroy(&actions);
+        ::close(out_pipe[1]);
+        ::close(err_pipe[1]);
+        REQUIRE(rc == 0);
+        out_fd_ = out_pipe[0];
+        err_fd_ = err_pipe[0];
+    }
+    ~process() {
+        if (pid_ > 0) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+        }
+        if (out_fd_ >= 0)
+            ::close(out_fd_);
+        if (err_fd_ >= 0)
+            ::close(err_fd_);
+    }
+
+    void signal(int sig) { ::kill(pid_, sig); }
+
+    // Reads output until the process exits (or `limit` passes: then it is killed and the
+    // test fails).
+    result wait(std::chrono::milliseconds limit = 60s) {
+        const auto deadline = std::chrono::steady_clock::now() + limit;
+        while (out_fd_ >= 0 || err_fd_ >= 0) {
+            pump(100ms);
+            if (std::chrono::steady_clock::now() > deadline) {
+                FAIL("atomcloud did not exit in time; stdout: " << r_.out
+                                                                << "\nstderr: " << r_.err);
+            }
+        }
+        int status = 0;
+        ::waitpid(pid_, &status, 0);
+        pid_ = -1;
+        r_.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        return r_;
+    }
+
+    // Reads what is available for up to `d`.
+    void pump(std::chrono::milliseconds d) {
+        std::vector<pollfd> fds;
+        if (out_fd_ >= 0)
+            fds.push_back({out_fd_, POLLIN, 0});
+        if (err_fd_ >= 0)
+            fds.push_back({err_fd_, POLLIN, 0});
+        if (fds.empty())
+            return;
+        if (::poll(fds.data(), fds.size(), static_cast<int>(d.count())) <= 0)
+            return;
+        for (auto& p : fds) {
+            if (!(p.revents & (POLLIN | POLLHUP)))
+                continue;
+            char buf[4096];
+            const ssize_t n = ::read(p.fd, buf, sizeof buf);
+            std::string& into = p.fd == out_fd_ ? r_.out : r_.err;
+            if (n > 0) {
+                into.append(buf, static_cast<std::size_t>(n));
+            } else {
+                ::close(p.fd);
+                (p.fd == out_fd_ ? out_fd_ : err_fd_) = -1;
+            }
+        }
+    }
+
+    const result& so_far() const { return r_; }
+
+private:
+    pid_t pid_ = -1;
+    int out_fd_ = -1;
+    int err_fd_ = -1;
+    result r_;
+};
+
+// The emulator plus the environment that points the command at it.
+struct fixture {
+    atomcloud::emulator::server cloud;
+    std::string ca_file;
+    std::vector<std::string> env;
+
+    fixture() {
+        ca_file = (std::filesystem::temp_directory_path() /
+                   ("atomcloud-cli-ca-" + std::to_string(::getpid()) + "-" +
+                    std::to_string(cloud.port()) + ".pem"))
+                      .string();
+        std::ofstream(ca_file) << cloud.ca_pem();
+        env = {"ATOMCLOUD_BASE_URL=" + cloud.base_url(), "ATOMCLOUD_TOKEN=" + cloud.token(),
+               "ATOMCLOUD_CA_FILE=" + ca_file};
+    }
+    ~fixture() { std::filesystem::remove(ca_file); }
+
+    result run(const std::vector<std::string>& args, std::vector<std::string> extra_env = {}) {
+        process p(args, with(std::move(extra_env)));
+        return p.wait();
+    }
+
+    // The environment, with the given NAME=value entries replacing those of the same name.
+    std::vector<std::string> with(std::vector<std::string> overrides) const {
+        std::vector<std::string> e;
+        for (const auto& entry : env) {
+            const auto name = entry.substr(0, entry.find('=') + 1);
+            bool replaced = false;
+            for (const auto& o : overrides)
+                replaced = replaced || o.rfind(name, 0) == 0;
+            if (!replaced)
+                e.push_back(entry);
+        }
+        e.insert(e.end(), overrides.begin(), overrides.end());
+        return e;
+    }
+
+    // Waits until the emulator sees `n` subscribers of `number`.
+    void wait_subscribers(const char* number, std::size_t n) {
+        const auto deadline = std::chrono::steady_clock::now() + 30s;
+        while (cloud.subscribers(number) < n) {
+            REQUIRE(std::chrono::steady_clock::now() < deadline);
+            std::this_thread::sleep_for(10ms);
+        }
+    }
+};
+
+std::vector<json> json_lines(const std::string& text) {
+    std::vector<json> out;
+    std::size_t start = 0;
+    while (start < text.size()) {
+        std::size_t end = text.find('\n', start);
+        if (end == std::string::npos)
+            end = text.size();
+        if (end > start)
+            out.push_back(json::parse(text.substr(start, end - start)));
+        start = end + 1;
+    }
+    return out;
+}
+
+bool contains(const std::string& haystack, std::string_view needle) {
+    return haystack.find(needle) != std::string::npos;
+}
+
+} // namespace
+
+TEST_CASE("cli: --help and --version", "[cli]") {
+    fixture f;
+    auto help = f.run({"--help"});
+    CHECK(help.status == 0);
+    for (const char* cmd : {"orgs", "groups", "devices", "state", "history", "watch", "send"})
+        CHECK(contains(help.out, cmd));
+    auto version = f.run({"--version"});
+    CHECK(version.status == 0);
+    CHECK(contains(version.out, "atomcloud 0."));
+}
+
+TEST_CASE("cli: orgs as a table and as JSON", "[cli]") {
+    fixture f;
+    auto table = f.run({"orgs"});
+    REQUIRE(table.status == 0);
+    CHECK(contains(table.out, "ID"));
+    CHECK(contains(table.out, "正点原子"));
+    CHECK(table.err.empty());
+
+    auto r = f.run({"--json", "orgs"});
+    REQUIRE(r.status == 0);
+    const json orgs = json::parse(r.out);
+    REQUIRE(orgs.is_array());
+    REQUIRE(orgs.size() == 1);
+    CHECK(orgs[0]["id"] == 1);
+    CHECK(orgs[0]["name"] == "正点原子");
+    CHECK(orgs[0]["device_limit"] == 1000);
+    CHECK(orgs[0]["created_at"] == "2018-04-14T15:30:52+08:00");
+    // --json after the command works too
+    auto after = f.run({"orgs", "--json"});
+    CHECK(json::parse(after.out) == orgs);
+}
+
+TEST_CASE("cli: groups and devices, JSON with normalised types", "[cli]") {
+    fixture f;
+    auto groups = f.run({"--json", "groups", "--org", "1"});
+    REQUIRE(groups.status == 0);
+    const json g = json::parse(groups.out);
+    std::vector<std::int64_t> ids;
+    for (const auto& item : g)
+        ids.push_back(item["id"].get<std::int64_t>());
+    CHECK(std::find(ids.begin(), ids.end(), 44) != ids.end());
+    CHECK(std::find(ids.begin(), ids.end(), 45) != ids.end());
+
+    bool found = false;
+    for (std::int64_t group : ids) {
+        auto r = f.run({"--json", "devices", "--org", "1", "--group", std::to_string(group)});
+        REQUIRE(r.status == 0);
+        for (const auto& d : json::parse(r.out)) {
+            CHECK(d["id"].is_number_integer());
+            CHECK(d["show_id"].is_string()); // the API sends a number for some devices
+            CHECK((
+                d["device_type"].is_null() ||
+                (d["device_type"].is_string() && d["device_type"].get<std::string>().size() == 2)));
+            if (d["number"] == dtu) {
+                found = true;
+                CHECK(d["id"] == 146);
+                CHECK(d["show_id"] == "1007");
+                CHECK(d["name"] == "官方设备 - 2");
+                CHECK(d["device_type"].is_null()); // absent in the API's example
+            }
+            if (d["number"] == nbiot)
+                CHECK(d["device_type"] == "03");
+        }
+    }
+    CHECK(found);
+
+    auto table = f.run({"devices", "--org", "1", "--group", "44"});
+    REQUIRE(table.status == 0);
+    CHECK(contains(table.out, "NUMBER"));
+}
+
+TEST_CASE("cli: state follows the device", "[cli]") {
+    fixture f;
+    auto before = f.run({"state", "--org", "1", "--device-id", "146"});
+    REQUIRE(before.status == 0);
+    CHECK(before.out == "disconnected\n");
+    f.cloud.device(dtu).connect();
+    auto after = f.run({"--json", "state", "--org", "1", "--device-id", "146"});
+    REQUIRE(after.status == 0);
+    CHECK(json::parse(after.out) == "connected");
+    auto missing = f.run({"state", "--org", "1", "--device-id", "999999"});
+    CHECK(missing.status == 1);
+}
+
+TEST_CASE("cli: history pages, encodings, filters and --all", "[cli]") {
+    fixture f;
+    auto dev = f.cloud.device(dtu);
+    dev.connect();
+    dev.send(atomcloud::default_heartbeat);
+    dev.send(atomcloud::parse_hex_packet("D5 FD B5 E3 D4 AD D7 D3")); // 正点原子 in GBK
+    dev.send("plain");
+
+    auto r = f.run(
+        {"--json", "history", "--org", "1", "--number", dtu, "--limit", "2", "--encoding", "gbk"});
+    REQUIRE(r.status == 0);
+    json page = json::parse(r.out);
+    CHECK(page["current_page"] == 1);
+    CHECK(page["total_item"] == 3);
+    CHECK(page["total_page"] == 2);
+    CHECK(page["page_limit"] == 2);
+    REQUIRE(page["items"].size() == 2);
+    CHECK(page["items"][0]["hex_packet"] == "70 6C 61 69 6E"); // newest first
+    CHECK(page["items"][0]["text"] == "plain");
+    CHECK(page["items"][1]["hex_packet"] == "D5 FD B5 E3 D4 AD D7 D3");
+    CHECK(page["items"][1]["text"] == "正点原子");
+    CHECK(page["items"][1]["length"] == 8);
+    CHECK(page["items"][1]["number"] == dtu);
+
+    auto hex_only = f.run({"--json", "history", "--org", "1", "--number", dtu});
+    REQUIRE(hex_only.status == 0);
+    const json hex_page = json::parse(hex_only.out);
+    CHECK(hex_page["items"].size() == 3);
+    for (const auto& item : hex_page["items"])
+        CHECK_FALSE(item.contains("text"));
+
+    auto all = f.run({"--json", "history", "--org", "1", "--number", dtu, "--all", "--no-heartbeat",
+                      "--limit", "1", "--encoding", "utf8"});
+    REQUIRE(all.status == 0);
+    json everything = json::parse(all.out);
+    CHECK(everything["total_item"] == 2);
+    REQUIRE(everything["items"].size() == 2);
+    CHECK(everything["items"][0]["text"] == "plain");
+    CHECK(everything["items"][1]["hex_packet"] == "D5 FD B5 E3 D4 AD D7 D3");
+
+    auto table = f.run({"history", "--org", "1", "--number", dtu, "--encoding", "gbk"});
+    REQUIRE(table.status == 0);
+    CHECK(contains(table.out, "正点原子"));
+    CHECK(contains(table.out, "ALIENTEK-HRTDT"));
+
+    // A window in the past holds nothing.
+    auto window = f.run({"--json", "history", "--org", "1", "--number", dtu, "--start",
+                         "2018-08-11 17:00:00", "--end", "2018-08-11 18:00:00"});
+    REQUIRE(window.status == 0);
+    CHECK(json::parse(window.out)["total_item"] == 0);
+
+    CHECK(f.run({"history", "--org", "1", "--number", dtu, "--start", "yesterday"}).status == 2);
+    CHECK(f.run({"history", "--org", "1", "--number", dtu, "--all", "--page", "2"}).status == 2);
+    CHECK(f.run({"history", "--org", "1", "--number", dtu, "--encoding", "latin1"}).status == 2);
+}
+
+TEST_CASE("cli: watch prints events as JSON lines and stops at --count", "[cli]") {
+    fixture f;
+    process watch(
+        {"--json", "watch", "--org", "1", "--number", dtu, "--count", "3", "--encoding", "gbk"},
+        f.env);
+    f.wait_subscribers(dtu, 1);
+    auto dev = f.cloud.device(dtu);
+    dev.connect();
+    dev.send(atomcloud::parse_hex_packet("D5 FD B5 E3"));
+    dev.disconnect();
+    auto r = watch.wait();
+    REQUIRE(r.status == 0);
+    auto lines = json_lines(r.out);
+    std::vector<json> device_lines;
+    for (const auto& l : lines)
+        if (l["event"] != "session_connected" && l["event"] != "session_disconnected")
+            device_lines.push_back(l);
+    REQUIRE(device_lines.size() == 3);
+    CHECK(device_lines[0] == json{{"event", "device_connected"}, {"device", dtu}});
+    CHECK(device_lines[1] == json{{"event", "device_message"},
+                                  {"device", dtu},
+                                  {"hex", "D5 FD B5 E3"},
+                                  {"text", "正点"}});
+    CHECK(device_lines[2] == json{{"event", "device_disconnected"}, {"device", dtu}});
+    CHECK(lines.front() == json{{"event", "session_connected"}});
+}
+
+TEST_CASE("cli: watch --duration ends quietly, table output", "[cli]") {
+    fixture f;
+    process watch({"watch", "--org", "1", "--number", dtu, "--duration", "2"}, f.env);
+    f.wait_subscribers(dtu, 1);
+    f.cloud.device(dtu).connect();
+    f.cloud.device(dtu).send("hello");
+    auto r = watch.wait();
+    CHECK(r.status == 0);
+    CHECK(contains(r.out, "device_message"));
+    CHECK(contains(r.out, "68 65 6C 6C 6F"));
+    CHECK(contains(r.err, "connected"));
+}
+
+TEST_CASE("cli: watch reconnects by itself and says so", "[cli]") {
+    fixture f;
+    f.cloud.device(dtu).connect(); // before the watch: only the two messages count
+    process watch({"--json", "watch", "--org", "1", "--number", dtu, "--count", "2"}, f.env);
+    f.wait_subscribers(dtu, 1);
+    f.cloud.device(dtu).send("before");
+    // Wait for the first message to be printed, then cut every connection.
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (!contains(watch.so_far().out, "device_message")) {
+        REQUIRE(std::chrono::steady_clock::now() < deadline);
+        watch.pump(50ms);
+    }
+    f.cloud.drop_connections();
+    // The session subscribes again after reconnecting.
+    while (f.cloud.subscribers(dtu) < 1 || !contains(watch.so_far().err, "reconnected")) {
+        REQUIRE(std::chrono::steady_clock::now() < deadline);
+        watch.pump(50ms);
+    }
+    f.cloud.device(dtu).send("after");
+    auto r = watch.wait();
+    REQUIRE(r.status == 0);
+    CHECK(contains(r.err, "connection lost"));
+    CHECK(contains(r.err, "reconnected"));
+    std::vector<std::string> hexes;
+    std::size_t connects = 0;
+    for (const auto& l : json_lines(r.out)) {
+        if (l["event"] == "device_message")
+            hexes.push_back(l["hex"]);
+        if (l["event"] == "session_connected")
+            ++connects;
+    }
+    CHECK(connects == 2);
+    CHECK(hexes ==
+          std::vector<std::string>{atomcloud::to_hex_packet(atomcloud::as_bytes("before")),
+                                   atomcloud::to_hex_packet(atomcloud::as_bytes("after"))});
+}
+
+TEST_CASE("cli: watch an NB-IoT device, SIGINT ends it cleanly", "[cli]") {
+    fixture f;
+    process watch({"--json", "watch", "--org", "1", "--nbiot-id", nbiot}, f.env);
+    // No subscribe frame exists for NB-IoT ids: wait for the connection instead.
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (!contains(watch.so_far().out, "session_connected")) {
+        REQUIRE(std::chrono::steady_clock::now() < deadline);
+        watch.pump(50ms);
+    }
+    const std::uint8_t data[] = {0x00, 0x01, 0xFF};
+    f.cloud.device(nbiot).connect();
+    f.cloud.device(nbiot).send(atomcloud::bytes_view(data));
+    while (!contains(watch.so_far().out, "nbiot_message")) {
+        REQUIRE(std::chrono::steady_clock::now() < deadline);
+        watch.pump(50ms);
+    }
+    watch.signal(SIGINT);
+    auto r = watch.wait();
+    CHECK(r.status == 0);
+    bool seen = false;
+    for (const auto& l : json_lines(r.out))
+        if (l["event"] == "nbiot_message") {
+            CHECK(l["device"] == nbiot);
+            CHECK(l["hex"] == "00 01 FF");
+            seen = true;
+        }
+    CHECK(seen);
+}
+
+TEST_CASE("cli: send text, GBK text, hex and to NB-IoT, the device receives the bytes", "[cli]") {
+    fixture f;
+    auto dev = f.cloud.device(dtu);
+    dev.connect(); // the cloud delivers to connected devices only
+    auto r1 = f.run({"send", "--org", "1", "--number", dtu, "--text", "hello"});
+    REQUIRE(r1.status == 0);
+    CHECK(contains(r1.out, "sent 5 bytes"));
+    auto r2 =
+        f.run({"send", "--org", "1", "--number", dtu, "--text", "正点原子", "--encoding", "gbk"});
+    REQUIRE(r2.status == 0);
+    auto r3 = f.run({"--json", "send", "--org", "1", "--number", dtu, "--hex", "00 ff 10"});
+    REQUIRE(r3.status == 0);
+    CHECK(json::parse(r3.out)["bytes"] == 3);
+    REQUIRE(dev.wait_received(3, 10s));
+    const auto got = dev.received();
+    REQUIRE(got.size() == 3);
+    CHECK(got[0] == atomcloud::to_bytes("hello"));
+    CHECK(got[1] == atomcloud::parse_hex_packet("D5 FD B5 E3 D4 AD D7 D3"));
+    CHECK(got[2] == atomcloud::parse_hex_packet("00 FF 10"));
+
+    auto nb = f.cloud.device(nbiot);
+    nb.connect();
+    auto r4 = f.run({"send", "--org", "1", "--nbiot-id", nbiot, "--hex", "01 02"});
+    REQUIRE(r4.status == 0);
+    REQUIRE(nb.wait_received(1, 10s));
+    CHECK(nb.received().at(0) == atomcloud::parse_hex_packet("01 02"));
+}
+
+TEST_CASE("cli: exit status 1 when the API refuses", "[cli]") {
+    fixture f;
+    auto bad_token = f.run({"orgs"}, {"ATOMCLOUD_TOKEN=not-the-token"});
+    CHECK(bad_token.status == 1);
+    CHECK(contains(bad_token.err, "API code 300"));
+    CHECK_FALSE(contains(bad_token.err, "not-the-token"));
+
+    auto unknown = f.run({"groups", "--org", "77"});
+    CHECK(unknown.status == 1);
+    CHECK(contains(unknown.err, "API code 401"));
+    CHECK(contains(unknown.err, "指定对象不存在")); // the server's own message
+
+    f.cloud.inject_fault(
+        {.what = atomcloud::emulator::fault::kind::api_code, .code = 302, .message = "账号已锁定"},
+        1);
+    auto locked = f.run({"orgs"});
+    CHECK(locked.status == 1);
+    CHECK(contains(locked.err, "API code 302"));
+    CHECK(contains(locked.err, "账号已锁定"));
+
+    auto ws_token =
+        f.run({"watch", "--org", "1", "--number", dtu}, {"ATOMCLOUD_TOKEN=wrong-token-x"});
+    CHECK(ws_token.status == 1);
+    CHECK(contains(ws_token.err, "API code 300"));
+    CHECK_FALSE(contains(ws_token.err, "wrong-token-x"));
+
+    auto ws_org = f.run({"send", "--org", "5", "--number", dtu, "--text", "x"});
+    CHECK(ws_org.status == 1);
+    CHECK(contains(ws_org.err, "API code 401"));
+}
+
+TEST_CASE("cli: exit status 2 for usage errors", "[cli]") {
+    fixture f;
+    const std::vector<std::vector<std::string>> cases = {
+        {},
+        {"frobnicate"},
+        {"groups"},                                                     // --org missing
+        {"--bogus", "orgs"},                                            // unknown option
+        {"groups", "--org", "one"},                                     // not a number
+        {"history", "--org", "1", "--number", "1884649490853268957 x"}, // malformed number
+        {"send", "--org", "1", "--number", dtu, "--hex", "4G"},         // bad hex
+        {"send", "--org", "1", "--number", dtu, "--hex", "414"},        // odd digits
+        {"send", "--org", "1", "--number", dtu},                        // nothing to send
+        {"send", "--org", "1", "--number", dtu, "--nbiot-id", nbiot, "--text", "x"},
+        {"send", "--org", "1", "--number", dtu, "--text", "😀", "--encoding", "gbk"},
+        {"send", "--org", "1", "--nbiot-id", std::string(38, 'x'), "--text", "x"},
+        {"watch", "--org", "1"}, // nothing to watch
+        {"watch", "--org", "1", "--number", "short"},
+        {"--timeout", "-1", "orgs"},
+        {"--base-url", "http://insecure.example", "orgs"},
+    };
+    for (const auto& args : cases) {
+        std::string joined;
+        for (const auto& a : args)
+            joined += a + " ";
+        INFO(joined);
+        auto r = f.run(args);
+        CHECK(r.status == 2);
+        CHECK_FALSE(r.err.empty());
+    }
+    auto no_token = f.run({"orgs"}, {"ATOMCLOUD_TOKEN="});
+    CHECK(no_token.status == 2);
+    CHECK(contains(no_token.err, "token"));
+}
+
+TEST_CASE("cli: exit status 3 for network, TLS and protocol failures", "[cli]") {
+    fixture f;
+    // Nothing listens on the port after the emulator stops.
+    const std::string closed = "https://127.0.0.1:" + std::to_string(f.cloud.port());
+    {
+        auto untrusted =
+            f.run({"orgs"}, {"ATOMCLOUD_CA_FILE="}); // the system store does not trust it
+        CHECK(untrusted.status == 3);
+        CHECK(contains(untrusted.err, "certificate verify failed"));
+    }
+    f.cloud.inject_fault({.what = atomcloud::emulator::fault::kind::malformed_body}, 1);
+    auto garbage = f.run({"orgs"});
+    CHECK(garbage.status == 3);
+    CHECK(contains(garbage.err, "JSON"));
+
+    f.cloud.inject_fault({.what = atomcloud::emulator::fault::kind::http_status, .status = 503},
+                         10);
+    auto unavailable = f.run({"orgs"});
+    CHECK(unavailable.status == 3);
+    CHECK(contains(unavailable.err, "HTTP 503"));
+    f.cloud.clear_faults();
+
+    f.cloud.stop();
+    auto refused = f.run({"--timeout", "5", "orgs"}, {"ATOMCLOUD_BASE_URL=" + closed});
+    CHECK(refused.status == 3);
+    auto send_refused =
+        f.run({"--timeout", "2", "send", "--org", "1", "--number", dtu, "--text", "x"},
+              {"ATOMCLOUD_BASE_URL=" + closed});
+    CHECK(send_refused.status == 3);
+    CHECK(contains(send_refused.err, "no connection"));
+}
+
+TEST_CASE("cli: --insecure works without a CA and warns, -v never shows the token", "[cli]") {
+    fixture f;
+    auto insecure = f.run({"--insecure", "orgs"}, {"ATOMCLOUD_CA_FILE="});
+    CHECK(insecure.status == 0);
+    CHECK(contains(insecure.out, "正点原子"));
+    CHECK(contains(insecure.err, "verification is DISABLED"));
+
+    auto verbose = f.run({"-v", "--json", "orgs"});
+    CHECK(verbose.status == 0);
+    CHECK(contains(verbose.err, "/api/orgs"));
+    CHECK_FALSE(contains(verbose.err, f.cloud.token()));
+
+    process watch({"-v", "watch", "--org", "1", "--number", dtu, "--duration", "1"}, f.env);
+    auto r = watch.wait();
+    CHECK(r.status == 0);
+    CHECK(contains(r.err, "connection/***/org/1"));
+    CHECK_FALSE(contains(r.err, f.cloud.token()));
+}

@@ -1,0 +1,578 @@
+#include "commands.hpp"
+
+#include <atomcloud/detail/rest_protocol.hpp>
+#include <atomcloud/detail/url.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <ctime>
+#include <iomanip>
+#include <iostream>
+#include <set>
+#include <sstream>
+#include <unistd.h>
+
+namespace atomcloud::cli {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// ----------------------------------------------------------------------------------------
+// Configuration and errors
+
+config make_config(const global_options& g) {
+    if (g.token.empty())
+        throw usage_error("no API token: pass --token or set ATOMCLOUD_TOKEN");
+    if (!(g.timeout_seconds > 0))
+        throw usage_error("--timeout must be a positive number of seconds");
+    config cfg;
+    cfg.base_url = g.base_url;
+    cfg.token = g.token;
+    cfg.tls.ca_file = g.ca_file;
+    cfg.tls.verify = !g.insecure;
+    const auto limit =
+        std::chrono::milliseconds(static_cast<std::int64_t>(g.timeout_seconds * 1000));
+    cfg.timeouts.resolve = limit;
+    cfg.timeouts.connect = limit;
+    cfg.timeouts.tls_handshake = limit;
+    cfg.timeouts.websocket_handshake = limit;
+    cfg.timeouts.request = limit;
+    // Warnings (e.g. TLS verification off, failed connection attempts) always reach
+    // stderr; -v adds everything else. Errors are reported once, by the command itself.
+    // The library never logs the token.
+    if (g.verbose) {
+        cfg.log = logger::to_stderr(log_level::debug);
+    } else {
+        cfg.log = logger::to_stderr(log_level::warning);
+        cfg.log.sink = [print = std::move(cfg.log.sink)](log_level l, std::string_view m) {
+            if (l == log_level::warning)
+                print(l, m);
+        };
+    }
+    error_code ec;
+    if (!detail::parse_base_url(cfg.base_url, ec))
+        throw usage_error("invalid --base-url '" + cfg.base_url +
+                          "': expected https://host[:port][/path-prefix]");
+    return cfg;
+}
+
+bool is_usage_error(const error_code& ec) {
+    return ec == client_errc::invalid_device_number || ec == client_errc::invalid_nbiot_id ||
+           ec == client_errc::invalid_hex || ec == client_errc::odd_hex_digits ||
+           ec == client_errc::invalid_encoding || ec == client_errc::invalid_base_url ||
+           ec == client_errc::invalid_config || ec == client_errc::message_too_large;
+}
+
+/// Prints the error and returns the exit status for it.
+int report(const error_code& ec, const diagnostics& diag, std::string_view doing = {}) {
+    std::string line = "atomcloud: error: ";
+    if (!doing.empty()) {
+        line += doing;
+        line += ": ";
+    }
+    int status = exit_failure;
+    if (ec.category() == api_category()) {
+        status = exit_api;
+        line += ec.message();
+    } else if (ec == client_errc::handshake_rejected && diag.api_code() != 0 &&
+               diag.api_code() != 200) {
+        // The WebSocket upgrade was refused with an API envelope (bad token, unknown org).
+        status = exit_api;
+        const error_code api = make_api_error(diag.api_code());
+        line += api.message() + "; " + ec.message();
+    } else {
+        if (is_usage_error(ec))
+            status = exit_usage;
+        line += ec.message();
+    }
+    const std::string details = diag.to_string();
+    if (!details.empty())
+        line += " [" + details + "]";
+    std::cerr << line << std::endl;
+    return status;
+}
+
+device_number parse_number(const std::string& text) {
+    auto n = device_number::parse(text);
+    if (!n)
+        throw usage_error("malformed device number '" + text +
+                          "': it must be exactly 20 printable ASCII characters");
+    return *n;
+}
+
+nbiot_id parse_nbiot(const std::string& text) {
+    auto id = nbiot_id::parse(text);
+    if (!id)
+        throw usage_error("malformed NB-IoT device id '" + text +
+                          "': it must be 1 to 37 bytes without NUL");
+    return *id;
+}
+
+// History is kept for DTU / WIFI numbers (20 characters) and NB-IoT ids (up to 37): the
+// number must be printable ASCII without spaces and fit one of the two.
+void check_history_number(const std::string& text) {
+    bool printable = !text.empty() && text.size() <= nbiot_id::wire_size;
+    for (char c : text)
+        printable = printable && c > 0x20 && c < 0x7f;
+    if (!printable)
+        throw usage_error("malformed device number '" + text +
+                          "': expected a 20-character device number or an NB-IoT id");
+}
+
+std::chrono::system_clock::time_point parse_time(const std::string& text, const char* option,
+                                                 std::chrono::minutes utc_offset) {
+    packet_time t;
+    std::chrono::minutes offset{};
+    // The API's own format, "yyyy-MM-dd hh:mm:ss", in the platform's time zone.
+    if (text.size() != 19 || text[10] != ' ' ||
+        !detail::parse_api_time(text, utc_offset, t, offset))
+        throw usage_error(std::string("invalid ") + option + " '" + text +
+                          "': expected \"YYYY-MM-DD hh:mm:ss\" (platform time, UTC+8)");
+    return std::chrono::time_point_cast<std::chrono::system_clock::duration>(t);
+}
+
+void print_json(const nlohmann::ordered_json& j) {
+    std::cout << j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace)
+              << std::endl;
+}
+
+std::string local_clock_time() {
+    const auto now = std::chrono::system_clock::now();
+    const std::time_t t = std::chrono::system_clock::to_time_t(now);
+    std::tm tm{};
+    ::localtime_r(&t, &tm);
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
+    std::ostringstream os;
+    os << std::put_time(&tm, "%H:%M:%S") << '.' << std::setw(3) << std::setfill('0') << ms.count();
+    return os.str();
+}
+
+// Runs one synchronous REST call; on failure reports it and returns the exit status.
+template <class Fn>
+int with_rest_client(const global_options& g, Fn&& fn) {
+    const config cfg = make_config(g);
+    asio::io_context io;
+    rest_client api(io, cfg);
+    error_code ec;
+    diagnostics diag;
+    fn(api, ec, diag);
+    if (ec)
+        return report(ec, diag);
+    return exit_ok;
+}
+
+} // namespace
+
+// ----------------------------------------------------------------------------------------
+// orgs, groups, devices, state
+
+int run_orgs(const global_options& g) {
+    return with_rest_client(g, [&](rest_client& api, error_code& ec, diagnostics& diag) {
+        const auto orgs = api.list_orgs(ec, diag);
+        if (ec)
+            return;
+        if (g.json) {
+            nlohmann::ordered_json out = nlohmann::ordered_json::array();
+            for (const auto& o : orgs)
+                out.push_back(to_json(o));
+            return print_json(out);
+        }
+        table t({"ID", "NAME", "DEVICES", "LIMIT", "CREATED"});
+        for (const auto& o : orgs)
+            t.add({std::to_string(o.id), o.name, std::to_string(o.device_counter),
+                   std::to_string(o.device_limit), o.created_at});
+        t.print(std::cout);
+    });
+}
+
+int run_groups(const global_options& g, std::int64_t org) {
+    return with_rest_client(g, [&](rest_client& api, error_code& ec, diagnostics& diag) {
+        const auto groups = api.list_groups(org, ec, diag);
+        if (ec)
+            return;
+        if (g.json) {
+            nlohmann::ordered_json out = nlohmann::ordered_json::array();
+            for (const auto& gr : groups)
+                out.push_back(to_json(gr));
+            return print_json(out);
+        }
+        table t({"ID", "NAME", "CREATED"});
+        for (const auto& gr : groups)
+            t.add({std::to_string(gr.id), gr.name, gr.created_at});
+        t.print(std::cout);
+    });
+}
+
+int run_devices(const global_options& g, std::int64_t org, std::int64_t group) {
+    return with_rest_client(g, [&](rest_client& api, error_code& ec, diagnostics& diag) {
+        const auto devices = api.list_devices(org, group, ec, diag);
+        if (ec)
+            return;
+        if (g.json) {
+            nlohmann::ordered_json out = nlohmann::ordered_json::array();
+            for (const auto& d : devices)
+                out.push_back(to_json(d));
+            return print_json(out);
+        }
+        table t({"ID", "SHOW_ID", "TYPE", "NUMBER", "NAME"});
+        for (const auto& d : devices) {
+            const auto type = device_type_json(d);
+            t.add({std::to_string(d.id), d.show_id,
+                   type.is_null() ? "-" : type.get<std::string>() + " " + to_string(d.type),
+                   d.number, d.name});
+        }
+        t.print(std::cout);
+    });
+}
+
+int run_state(const global_options& g, std::int64_t org, std::int64_t device_id) {
+    return with_rest_client(g, [&](rest_client& api, error_code& ec, diagnostics& diag) {
+        const auto state = api.device_state(org, device_id, ec, diag);
+        if (ec)
+            return;
+        if (g.json)
+            return print_json(valid_utf8(state.raw));
+        std::cout << valid_utf8(state.raw) << '\n';
+    });
+}
+
+// ----------------------------------------------------------------------------------------
+// history
+
+int run_history(const global_options& g, const history_args& a) {
+    check_history_number(a.number);
+    const config cfg = make_config(g);
+    std::optional<std::chrono::system_clock::time_point> start, end;
+    if (!a.start.empty())
+        start = parse_time(a.start, "--start", cfg.server_utc_offset);
+    if (!a.end.empty())
+        end = parse_time(a.end, "--end", cfg.server_utc_offset);
+    if (start && end && *start > *end)
+        throw usage_error("--start is after --end");
+    if (a.all && a.page)
+        throw usage_error("--all walks every page: it cannot be combined with --page");
+    if (a.limit && (*a.limit == 0 || *a.limit > 1000))
+        throw usage_error("--limit must be between 1 and 1000");
+    if (a.page && *a.page == 0)
+        throw usage_error("--page starts at 1");
+
+    asio::io_context io;
+    rest_client api(io, cfg);
+    error_code ec;
+    diagnostics diag;
+
+    packet_page page;
+    if (a.all) {
+        history_options opts;
+        opts.start = start;
+        opts.end = end;
+        opts.skip_heartbeats = a.no_heartbeat;
+        if (a.limit)
+            opts.page_size = *a.limit;
+        history_walker walk(api, a.org, a.number, opts);
+        const bool progress = ::isatty(STDERR_FILENO) == 1;
+        while (!walk.done()) {
+            auto batch = walk.next_batch(ec, diag);
+            if (ec) {
+                if (progress)
+                    std::cerr << '\n';
+                return report(ec, diag, "history");
+            }
+            for (auto& p : batch)
+                page.items.push_back(std::move(p));
+            if (progress)
+                std::cerr << "\ratomcloud: fetched " << page.items.size() << " packets"
+                          << std::flush;
+        }
+        if (progress)
+            std::cerr << '\n';
+        const auto n = static_cast<std::int64_t>(page.items.size());
+        page.current_page = 1;
+        page.total_page = n > 0 ? 1 : 0;
+        page.total_item = n;
+        page.page_limit = n;
+    } else {
+        history_query q;
+        q.page = a.page;
+        q.limit = a.limit;
+        q.start = start;
+        q.end = end;
+        page = api.packets(a.org, a.number, q, ec, diag);
+        if (ec)
+            return report(ec, diag, "history");
+        if (a.no_heartbeat)
+            std::erase_if(page.items, [](const packet& p) { return is_heartbeat(p.payload); });
+    }
+
+    if (g.json) {
+        nlohmann::ordered_json items = nlohmann::ordered_json::array();
+        for (const auto& p : page.items)
+            items.push_back(to_json(p, a.enc));
+        print_json({{"current_page", page.current_page},
+                    {"total_page", page.total_page},
+                    {"total_item", page.total_item},
+                    {"page_limit", page.page_limit},
+                    {"items", std::move(items)}});
+        return exit_ok;
+    }
+    table t({"TIME", "LENGTH", a.enc == encoding::hex ? "HEX" : "TEXT"});
+    for (const auto& p : page.items)
+        t.add({p.raw_time, std::to_string(p.payload.size()), payload_text(p.payload, a.enc)});
+    t.print(std::cout);
+    if (a.all)
+        std::cout << page.items.size() << " packets\n";
+    else
+        std::cout << "page " << page.current_page << " of " << page.total_page << ", "
+                  << page.total_item << " packets in all\n";
+    return exit_ok;
+}
+
+// ----------------------------------------------------------------------------------------
+// watch
+
+namespace {
+
+struct watch_state {
+    const global_options& g;
+    const watch_args& a;
+    std::set<nbiot_id> nbiot_filter;
+    std::size_t device_events = 0;
+    std::size_t links = 0;
+    bool stopping = false;
+};
+
+void print_event_line(const watch_state& w, const char* name, std::string_view device,
+                      const bytes_view* payload) {
+    if (w.g.json) {
+        nlohmann::ordered_json line = {{"event", name}};
+        if (!device.empty())
+            line["device"] = valid_utf8(device);
+        if (payload) {
+            line["hex"] = to_hex_packet(*payload);
+            if (w.a.enc != encoding::hex)
+                line["text"] = payload_text(*payload, w.a.enc);
+        }
+        std::cout << line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)
+                  << std::endl;
+        return;
+    }
+    std::string text = local_clock_time() + "  " + name;
+    text.append(text.size() < 36 ? 36 - text.size() : 1, ' ');
+    text += device;
+    if (payload) {
+        text += "  ";
+        text += payload_text(*payload, w.a.enc);
+    }
+    std::cout << text << std::endl;
+}
+
+// Prints one event; returns true when the wanted number of device events was reached.
+bool handle_event(watch_state& w, const event& ev) {
+    bool device_event = false;
+    if (const auto* c = std::get_if<device_connected>(&ev)) {
+        print_event_line(w, "device_connected", c->device.view(), nullptr);
+        device_event = true;
+    } else if (const auto* d = std::get_if<device_disconnected>(&ev)) {
+        print_event_line(w, "device_disconnected", d->device.view(), nullptr);
+        device_event = true;
+    } else if (const auto* m = std::get_if<device_message>(&ev)) {
+        if (w.a.no_heartbeat && is_heartbeat(m->payload))
+            return false;
+        print_event_line(w, "device_message", m->device.view(), &m->payload);
+        device_event = true;
+    } else if (const auto* nb = std::get_if<nbiot_message>(&ev)) {
+        // Every session of the organisation receives NB-IoT data: show the wanted ones.
+        if (!w.nbiot_filter.count(nb->id))
+            return false;
+        print_event_line(w, "nbiot_message", nb->id.view(), &nb->payload);
+        device_event = true;
+    } else if (std::holds_alternative<session_connected>(ev)) {
+        ++w.links;
+        if (w.links == 1)
+            std::cerr << "atomcloud: connected; watching "
+                      << w.a.numbers.size() + w.a.nbiot_ids.size() << " device(s)" << std::endl;
+        else
+            std::cerr << "atomcloud: reconnected; messages sent while disconnected were missed "
+                         "(see `atomcloud history`)"
+                      << std::endl;
+        if (w.g.json)
+            print_event_line(w, "session_connected", {}, nullptr);
+    } else if (const auto* down = std::get_if<session_disconnected>(&ev)) {
+        if (!w.stopping && down->reason != client_errc::session_stopped)
+            std::cerr << "atomcloud: connection lost (" << down->reason.message()
+                      << "); reconnecting" << std::endl;
+        if (w.g.json)
+            print_event_line(w, "session_disconnected", {}, nullptr);
+    } else if (const auto* pe = std::get_if<protocol_error>(&ev)) {
+        std::cerr << "atomcloud: warning: ignored a malformed message from the server ("
+                  << pe->ec.message() << ")" << std::endl;
+    }
+    if (device_event) {
+        ++w.device_events;
+        if (w.a.count && w.device_events >= *w.a.count)
+            return true;
+    }
+    return false;
+}
+
+} // namespace
+
+int run_watch(const global_options& g, const watch_args& a) {
+    if (a.numbers.empty() && a.nbiot_ids.empty())
+        throw usage_error("watch needs at least one --number or --nbiot-id");
+    if (a.count && *a.count == 0)
+        throw usage_error("--count must be at least 1");
+    if (a.duration_seconds && !(*a.duration_seconds > 0))
+        throw usage_error("--duration must be a positive number of seconds");
+    std::vector<device_number> numbers;
+    for (const auto& n : a.numbers)
+        numbers.push_back(parse_number(n));
+    watch_state w{g, a, {}, 0, 0, false};
+    for (const auto& id : a.nbiot_ids)
+        w.nbiot_filter.insert(parse_nbiot(id));
+    const config cfg = make_config(g);
+
+    asio::io_context io;
+    session s(io.get_executor(), cfg, a.org);
+    error_code run_ec;
+    diagnostics run_diag;
+    asio::signal_set signals(io, SIGINT, SIGTERM);
+    asio::steady_timer deadline(io);
+
+    auto stop = [&] {
+        w.stopping = true;
+        s.stop();
+    };
+    signals.async_wait([&](const error_code& ec, int) {
+        if (!ec)
+            stop();
+    });
+    if (a.duration_seconds) {
+        deadline.expires_after(
+            std::chrono::milliseconds(static_cast<std::int64_t>(*a.duration_seconds * 1000)));
+        deadline.async_wait([&](const error_code& ec) {
+            if (!ec)
+                stop();
+        });
+    }
+    if (!numbers.empty())
+        s.async_subscribe(boost::span<const device_number>(numbers), [](const error_code&) {});
+    s.async_run(run_diag, [&](const error_code& ec) {
+        run_ec = ec;
+        signals.cancel();
+        deadline.cancel();
+    });
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+            for (;;) {
+                auto [ec, batch] = co_await s.async_receive(asio::as_tuple(asio::use_awaitable));
+                if (ec)
+                    co_return;
+                for (const auto& ev : batch) {
+                    if (handle_event(w, ev) && !w.stopping)
+                        stop();
+                }
+            }
+        },
+        asio::detached);
+    io.run();
+
+    if (run_ec && run_ec != client_errc::session_stopped)
+        return report(run_ec, run_diag, "watch");
+    return exit_ok;
+}
+
+// ----------------------------------------------------------------------------------------
+// send
+
+int run_send(const global_options& g, const send_args& a) {
+    if (a.number.empty() == a.nbiot_id.empty())
+        throw usage_error("send needs exactly one of --number and --nbiot-id");
+    if (a.text.has_value() == a.hex.has_value())
+        throw usage_error("send needs exactly one of --text and --hex");
+    bytes payload;
+    error_code ec;
+    if (a.hex) {
+        payload = parse_hex_packet(*a.hex, ec);
+        if (ec)
+            throw usage_error("bad --hex '" + *a.hex + "': " + ec.message());
+    } else if (a.enc == encoding::gbk) {
+        payload = utf8_to_gbk(*a.text, ec);
+        if (ec)
+            throw usage_error("--text cannot be encoded as GBK: " + ec.message());
+    } else if (a.enc == encoding::utf8) {
+        payload = to_bytes(*a.text);
+    } else {
+        throw usage_error("--encoding for --text must be utf8 or gbk");
+    }
+    std::optional<device_number> number;
+    std::optional<nbiot_id> nb;
+    if (!a.number.empty())
+        number = parse_number(a.number);
+    else
+        nb = parse_nbiot(a.nbiot_id);
+    config cfg = make_config(g);
+    cfg.session.when_disconnected = send_policy::queue;
+
+    asio::io_context io;
+    session s(io.get_executor(), cfg, a.org);
+    error_code run_ec, send_ec;
+    diagnostics run_diag;
+    bool sent = false;
+    bool timed_out = false;
+    asio::steady_timer deadline(io);
+    deadline.expires_after(
+        std::chrono::milliseconds(static_cast<std::int64_t>(g.timeout_seconds * 1000)));
+    deadline.async_wait([&](const error_code& e) {
+        if (!e && !sent) {
+            timed_out = true;
+            s.stop();
+        }
+    });
+    s.async_run(run_diag, [&](const error_code& e) {
+        run_ec = e;
+        deadline.cancel();
+    });
+    auto on_sent = [&](const error_code& e) {
+        send_ec = e;
+        sent = !e;
+        s.stop();
+    };
+    if (number)
+        s.async_send(*number, payload, on_sent);
+    else
+        s.async_send_nbiot(*nb, payload, on_sent);
+    io.run();
+
+    const std::string device = number ? std::string(number->view()) : std::string(nb->view());
+    if (sent) {
+        if (g.json)
+            print_json({{"device", valid_utf8(device)},
+                        {"bytes", payload.size()},
+                        {"hex", to_hex_packet(payload)}});
+        else
+            std::cout << "sent " << payload.size() << " bytes to " << device << '\n';
+        return exit_ok;
+    }
+    if (run_ec && run_ec != client_errc::session_stopped)
+        return report(run_ec, run_diag, "send");
+    if (timed_out) {
+        std::cerr << "atomcloud: error: send: no connection within " << g.timeout_seconds
+                  << " s (see the warnings above; -v for details)" << std::endl;
+        return exit_failure;
+    }
+    return report(send_ec, run_diag, "send");
+}
+
+} // namespace atomcloud::cli

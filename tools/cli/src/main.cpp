@@ -1,0 +1,154 @@
+// atomcloud: ALIENTEK Atom Cloud from the command line.
+//
+//   atomcloud orgs
+//   atomcloud groups  --org ID
+//   atomcloud devices --org ID --group ID
+//   atomcloud state   --org ID --device-id ID
+//   atomcloud history --org ID --number NUMBER [--page N] [--limit N] [--start T] [--end T]
+//                     [--all] [--no-heartbeat] [--encoding hex|utf8|gbk]
+//   atomcloud watch   --org ID --number NUMBER... [--nbiot-id ID...] [--count N]
+//                     [--duration SECONDS] [--encoding hex|utf8|gbk]
+//   atomcloud send    --org ID (--number NUMBER | --nbiot-id ID) (--text TEXT | --hex HEX)
+//                     [--encoding utf8|gbk]
+#include "commands.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <map>
+
+namespace {
+
+using namespace atomcloud::cli;
+
+const std::map<std::string, encoding> all_encodings = {
+    {"hex", encoding::hex}, {"utf8", encoding::utf8}, {"gbk", encoding::gbk}};
+const std::map<std::string, encoding> text_encodings = {{"utf8", encoding::utf8},
+                                                        {"gbk", encoding::gbk}};
+
+} // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"atomcloud " ATOMCLOUD_VERSION_STRING
+                 " - ALIENTEK Atom Cloud (原子云) from the command line.\n"
+                 "Exit status: 0 success, 1 the API answered with an error code, 2 usage "
+                 "error, 3 network, TLS or protocol failure.",
+                 "atomcloud"};
+    app.set_version_flag("--version", std::string("atomcloud ") + ATOMCLOUD_VERSION_STRING);
+    app.require_subcommand(1);
+    app.fallthrough();
+
+    global_options g;
+    app.add_option("--base-url", g.base_url, "Platform URL https://host[:port][/prefix]")
+        ->envname("ATOMCLOUD_BASE_URL")
+        ->capture_default_str();
+    app.add_option("--token", g.token, "API token (never printed)")->envname("ATOMCLOUD_TOKEN");
+    app.add_option("--ca-file", g.ca_file, "PEM file of the CA(s) to trust instead of the system's")
+        ->envname("ATOMCLOUD_CA_FILE");
+    app.add_flag("--insecure", g.insecure,
+                 "Do not verify the server's certificate (dangerous; prints a warning)");
+    app.add_flag("--json", g.json, "Print JSON instead of tables");
+    app.add_option("--timeout", g.timeout_seconds, "Limit for each network step, in seconds")
+        ->capture_default_str();
+    app.add_flag("-v,--verbose", g.verbose, "Debug log on stderr (the token is never shown)");
+
+    std::int64_t org = 0;
+    auto add_org = [&](CLI::App* cmd) {
+        cmd->add_option("--org", org, "Organisation id (from `atomcloud orgs`)")->required();
+    };
+
+    auto* orgs = app.add_subcommand("orgs", "List the account's organisations");
+
+    auto* groups = app.add_subcommand("groups", "List the device groups of an organisation");
+    add_org(groups);
+
+    std::int64_t group = 0;
+    auto* devices = app.add_subcommand("devices", "List the devices of a group");
+    add_org(devices);
+    devices->add_option("--group", group, "Group id (from `atomcloud groups`)")->required();
+
+    std::int64_t device_id = 0;
+    auto* state = app.add_subcommand("state", "Show a device's connection state");
+    add_org(state);
+    state->add_option("--device-id", device_id, "Device id (the ID column of `atomcloud devices`)")
+        ->required();
+
+    history_args h;
+    auto* history = app.add_subcommand("history", "Show a device's messages (last 6 hours)");
+    add_org(history);
+    history->add_option("--number", h.number, "Device number")->required();
+    history->add_option("--page", h.page, "Page number, from 1");
+    history->add_option("--limit", h.limit, "Messages per page (1-1000)");
+    history->add_option("--start", h.start, "Oldest time, \"YYYY-MM-DD hh:mm:ss\" (UTC+8)");
+    history->add_option("--end", h.end, "Newest time, \"YYYY-MM-DD hh:mm:ss\" (UTC+8)");
+    history->add_flag("--all", h.all, "Walk every page (each message once, newest first)");
+    history->add_flag("--no-heartbeat", h.no_heartbeat, "Leave out ALIENTEK-HRTDT heartbeats");
+    history->add_option("--encoding", h.enc, "Show payloads as hex, utf8 or gbk text")
+        ->transform(CLI::CheckedTransformer(all_encodings, CLI::ignore_case));
+
+    watch_args w;
+    auto* watch = app.add_subcommand("watch", "Print devices' events and messages as they arrive");
+    add_org(watch);
+    watch->add_option("--number", w.numbers, "Device number to watch (repeatable)");
+    watch->add_option("--nbiot-id", w.nbiot_ids, "NB-IoT device id to watch (repeatable)");
+    watch->add_option("--count", w.count, "Stop after this many device events");
+    watch->add_option("--duration", w.duration_seconds, "Stop after this many seconds");
+    watch->add_flag("--no-heartbeat", w.no_heartbeat, "Leave out ALIENTEK-HRTDT heartbeats");
+    watch->add_option("--encoding", w.enc, "Show payloads as hex, utf8 or gbk text")
+        ->transform(CLI::CheckedTransformer(all_encodings, CLI::ignore_case));
+
+    send_args s;
+    std::string text, hex;
+    auto* send = app.add_subcommand("send", "Send data to a device");
+    add_org(send);
+    auto* send_number = send->add_option("--number", s.number, "DTU / WIFI device number");
+    auto* send_nbiot = send->add_option("--nbiot-id", s.nbiot_id, "NB-IoT device id");
+    send_number->excludes(send_nbiot);
+    auto* send_text = send->add_option("--text", text, "Text to send");
+    auto* send_hex = send->add_option("--hex", hex, "Bytes to send, as hex (\"41 4C ...\")");
+    send_text->excludes(send_hex);
+    send->add_option("--encoding", s.enc, "Encoding of --text: utf8 (default) or gbk")
+        ->transform(CLI::CheckedTransformer(text_encodings, CLI::ignore_case));
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int code = app.exit(e);
+        return code == 0 ? exit_ok : exit_usage;
+    }
+
+    try {
+        if (orgs->parsed())
+            return run_orgs(g);
+        if (groups->parsed())
+            return run_groups(g, org);
+        if (devices->parsed())
+            return run_devices(g, org, group);
+        if (state->parsed())
+            return run_state(g, org, device_id);
+        if (history->parsed()) {
+            h.org = org;
+            return run_history(g, h);
+        }
+        if (watch->parsed()) {
+            w.org = org;
+            return run_watch(g, w);
+        }
+        if (send->parsed()) {
+            s.org = org;
+            if (send_text->count())
+                s.text = text;
+            if (send_hex->count())
+                s.hex = hex;
+            return run_send(g, s);
+        }
+    } catch (const usage_error& e) {
+        std::cerr << "atomcloud: error: " << e.what() << "\nRun with --help for usage."
+                  << std::endl;
+        return exit_usage;
+    } catch (const std::exception& e) {
+        std::cerr << "atomcloud: error: " << e.what() << std::endl;
+        return exit_failure;
+    }
+    return exit_usage;
+}
