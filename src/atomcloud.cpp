@@ -1,2 +1,0 @@
-// The one translation unit of the compiled atomcloud library.
-#include <atomcloud/src.hpp>
