@@ -8,6 +8,7 @@ packages=(
     libboost1.81-dev libssl-dev nlohmann-json3-dev
     catch2 libcli11-dev libbenchmark-dev
     curl ca-certificates python3 doxygen
+    clang libclang-rt-14-dev lld # the fuzz targets (libFuzzer), and quicker links
 )
 
 missing=()
