@@ -17,6 +17,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "../log_capture.hpp"
+
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -80,32 +82,7 @@ owned_event own(const event& ev) {
     return o;
 }
 
-struct log_capture {
-    std::mutex m;
-    std::vector<std::string> lines;
-
-    logger make() {
-        return logger{log_level::debug, [this](log_level, std::string_view s) {
-                          std::lock_guard<std::mutex> l(m);
-                          lines.emplace_back(s);
-                      }};
-    }
-    std::size_t count(std::string_view needle) {
-        std::lock_guard<std::mutex> l(m);
-        std::size_t n = 0;
-        for (const auto& s : lines)
-            if (s.find(needle) != std::string::npos)
-                ++n;
-        return n;
-    }
-    std::string all() {
-        std::lock_guard<std::mutex> l(m);
-        std::string out;
-        for (const auto& s : lines)
-            out += s + "\n";
-        return out;
-    }
-};
+using atomcloud_test::log_capture;
 
 emulator::options quiet_emulator() {
     emulator::options o;

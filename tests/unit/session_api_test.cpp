@@ -15,6 +15,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "../log_capture.hpp"
+
 #include <chrono>
 #include <mutex>
 #include <optional>
@@ -60,24 +62,7 @@ unsigned short closed_port() {
     return port;
 }
 
-struct log_capture {
-    std::mutex m;
-    std::vector<std::string> lines;
-    logger make() {
-        return logger{log_level::debug, [this](log_level, std::string_view s) {
-                          std::lock_guard<std::mutex> l(m);
-                          lines.emplace_back(s);
-                      }};
-    }
-    std::size_t count(std::string_view needle) {
-        std::lock_guard<std::mutex> l(m);
-        std::size_t n = 0;
-        for (auto& s : lines)
-            if (s.find(needle) != std::string::npos)
-                ++n;
-        return n;
-    }
-};
+using atomcloud_test::log_capture;
 
 } // namespace
 
