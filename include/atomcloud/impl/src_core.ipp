@@ -1,5 +1,6 @@
-// The compiled part of atomcloud, ids, frames, payloads, errors, configuration, logging, TLS and URLs: one of the three groups of
-// <atomcloud/src.hpp>, each compiled in a translation unit of its own by the CMake target.
+// The compiled part of atomcloud, ids, frames, payloads, errors, configuration, logging, TLS and
+// URLs: one of the three groups of <atomcloud/src.hpp>, each compiled in a translation unit of its
+// own by the CMake target.
 #ifndef ATOMCLOUD_IMPL_SRC_CORE_IPP
 #define ATOMCLOUD_IMPL_SRC_CORE_IPP
 
