@@ -57,6 +57,13 @@ int main(int argc, char** argv) {
         cmd->add_option("--org", org, "Organisation id (from `atomcloud orgs`)")->required();
     };
 
+    // history and watch: which payloads to show, and how.
+    auto add_payload_options = [](CLI::App* cmd, bool& no_heartbeat, encoding& enc) {
+        cmd->add_flag("--no-heartbeat", no_heartbeat, "Leave out ALIENTEK-HRTDT heartbeats");
+        cmd->add_option("--encoding", enc, "Show payloads as hex, utf8 or gbk text")
+            ->transform(CLI::CheckedTransformer(all_encodings, CLI::ignore_case));
+    };
+
     auto* orgs = app.add_subcommand("orgs", "List the account's organisations");
 
     auto* groups = app.add_subcommand("groups", "List the device groups of an organisation");
@@ -82,9 +89,7 @@ int main(int argc, char** argv) {
     history->add_option("--start", h.start, "Oldest time, \"YYYY-MM-DD hh:mm:ss\" (UTC+8)");
     history->add_option("--end", h.end, "Newest time, \"YYYY-MM-DD hh:mm:ss\" (UTC+8)");
     history->add_flag("--all", h.all, "Walk every page (each message once, newest first)");
-    history->add_flag("--no-heartbeat", h.no_heartbeat, "Leave out ALIENTEK-HRTDT heartbeats");
-    history->add_option("--encoding", h.enc, "Show payloads as hex, utf8 or gbk text")
-        ->transform(CLI::CheckedTransformer(all_encodings, CLI::ignore_case));
+    add_payload_options(history, h.no_heartbeat, h.enc);
 
     watch_args w;
     auto* watch = app.add_subcommand("watch", "Print devices' events and messages as they arrive");
@@ -93,9 +98,7 @@ int main(int argc, char** argv) {
     watch->add_option("--nbiot-id", w.nbiot_ids, "NB-IoT device id to watch (repeatable)");
     watch->add_option("--count", w.count, "Stop after this many device events");
     watch->add_option("--duration", w.duration_seconds, "Stop after this many seconds");
-    watch->add_flag("--no-heartbeat", w.no_heartbeat, "Leave out ALIENTEK-HRTDT heartbeats");
-    watch->add_option("--encoding", w.enc, "Show payloads as hex, utf8 or gbk text")
-        ->transform(CLI::CheckedTransformer(all_encodings, CLI::ignore_case));
+    add_payload_options(watch, w.no_heartbeat, w.enc);
 
     send_args s;
     std::string text, hex;
