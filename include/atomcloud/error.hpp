@@ -71,6 +71,11 @@ enum class client_errc : int {
     session_not_running,   ///< the operation needs async_run to be in progress
     link_lost,             ///< the link went down before the operation completed
     too_many_pages,        ///< a history walk exceeded its page limit
+    // added later (values keep their order)
+    websocket_protocol_error, ///< the server broke RFC 6455 (bad frame header, bad close ...)
+    certificate_rejected,     ///< the server's TLS certificate failed verification (expired,
+                              ///< wrong host name, unknown issuer ...): diagnostics say why
+    invalid_header_value,     ///< a header value (token, user agent) contains control characters
 };
 
 /// The category of api_errc (name "atomcloud.api").

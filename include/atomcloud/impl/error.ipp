@@ -98,6 +98,12 @@ inline const char* client_errc_text(client_errc e) noexcept {
         return "link lost before the operation completed";
     case client_errc::too_many_pages:
         return "history walk exceeded its page limit";
+    case client_errc::websocket_protocol_error:
+        return "WebSocket protocol error from the server";
+    case client_errc::certificate_rejected:
+        return "the server's TLS certificate failed verification";
+    case client_errc::invalid_header_value:
+        return "a header value contains control characters";
     }
     return nullptr;
 }
