@@ -33,7 +33,7 @@ if command -v clang++ >/dev/null 2>&1; then
         -DATOMCLOUD_BUILD_FUZZ=ON -DATOMCLOUD_BUILD_TESTS=OFF -DATOMCLOUD_BUILD_TOOLS=OFF \
         -DATOMCLOUD_BUILD_EXAMPLES=OFF -DATOMCLOUD_INSTALL=OFF "${link_flags[@]}"
     # The fuzz targets are header-only: the compiled library is not needed here.
-    cmake --build "$fuzz_build" -j"$jobs" --target frame_decoder_fuzz hex_parser_fuzz
+    cmake --build "$fuzz_build" -j"$jobs" --target atomcloud_fuzz_targets
     ctest --test-dir "$fuzz_build" --output-on-failure
 else
     echo "test.sh: clang++ not found; fuzz targets skipped (their seed corpora ran above)"
