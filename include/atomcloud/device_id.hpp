@@ -117,20 +117,20 @@ public:
         return r;
     }
 
-    /// Decodes the 37-byte wire field: trailing 0x00 bytes are padding and stripped;
-    /// what remains must be a valid id (not empty, no NUL inside).
+    /// Decodes the wire field (wire_size bytes, or the width a session is configured
+    /// with): trailing 0x00 bytes are padding and stripped; what remains must be a valid
+    /// id (not empty, no NUL inside, at most wire_size bytes).
     static std::optional<nbiot_id> from_wire(std::string_view field) noexcept {
-        if (field.size() != wire_size)
-            return std::nullopt;
         std::size_t n = field.size();
         while (n > 0 && field[n - 1] == '\0')
             --n;
         return parse(field.substr(0, n));
     }
 
-    /// Writes the 37-byte wire field (the id, then 0x00 padding) to `out`.
-    void to_wire(std::uint8_t* out) const noexcept {
-        for (std::size_t i = 0; i < wire_size; ++i)
+    /// Writes the wire field of `width` bytes (the id, then 0x00 padding) to `out`. The id
+    /// must fit: size() <= width <= wire_size.
+    void to_wire(std::uint8_t* out, std::size_t width = wire_size) const noexcept {
+        for (std::size_t i = 0; i < width; ++i)
             out[i] = static_cast<std::uint8_t>(chars_[i]);
     }
 

@@ -106,10 +106,17 @@ constexpr frame_origin origin_of(frame_type t) noexcept {
     }
 }
 
-/// The fixed width of the device id field: 37 for the NB-IoT types, 20 otherwise.
-constexpr std::size_t id_width(frame_type t) noexcept {
-    return (t == frame_type::nbiot_send || t == frame_type::nbiot_data) ? nbiot_id::wire_size
+/// The fixed width of the device id field: `nbiot_width` (37 unless configured otherwise,
+/// see session_options::nbiot_id_width) for the NB-IoT types, 20 otherwise.
+constexpr std::size_t id_width(frame_type t,
+                               std::size_t nbiot_width = nbiot_id::wire_size) noexcept {
+    return (t == frame_type::nbiot_send || t == frame_type::nbiot_data) ? nbiot_width
                                                                         : device_number::wire_size;
+}
+
+/// True when `width` can carry NB-IoT ids: 1 to nbiot_id::wire_size bytes.
+constexpr bool is_valid_nbiot_width(std::size_t width) noexcept {
+    return width >= 1 && width <= nbiot_id::wire_size;
 }
 
 /// True for the types that carry a payload (0x03, 0x06, 0x07, 0x08; it may be empty).
@@ -137,26 +144,34 @@ ATOMCLOUD_DECL const char* to_string(frame_type t) noexcept;
 ///   client_errc::invalid_device_number, client_errc::invalid_nbiot_id - the id field is
 ///                                       not a valid id;
 ///   client_errc::unexpected_payload   - bytes after the id on a type without payload.
+/// `nbiot_width` is the width of the NB-IoT id field (is_valid_nbiot_width()).
 /// Never allocates, never throws.
-ATOMCLOUD_DECL std::optional<frame> decode_frame(bytes_view data, frame_origin from,
-                                                 error_code& ec) noexcept;
+ATOMCLOUD_DECL std::optional<frame>
+decode_frame(bytes_view data, frame_origin from, error_code& ec,
+             std::size_t nbiot_width = nbiot_id::wire_size) noexcept;
 
 /// The number of bytes encode_frame writes for `f`.
-ATOMCLOUD_DECL std::size_t encoded_size(const frame& f) noexcept;
+ATOMCLOUD_DECL std::size_t encoded_size(const frame& f,
+                                        std::size_t nbiot_width = nbiot_id::wire_size) noexcept;
 
 /// Encodes `f` into the caller's buffer. Returns the number of bytes written, or 0 and
-/// sets ec to client_errc::buffer_too_small. Payloads of types that carry none do not
-/// exist in the typed frames, so every frame value encodes.
+/// sets ec to client_errc::buffer_too_small, or to client_errc::invalid_nbiot_id when an
+/// NB-IoT id is longer than `nbiot_width` (only possible with a width below 37).
+/// Payloads of types that carry none do not exist in the typed frames.
 ATOMCLOUD_DECL std::size_t encode_frame(const frame& f, boost::span<std::uint8_t> out,
-                                        error_code& ec) noexcept;
+                                        error_code& ec,
+                                        std::size_t nbiot_width = nbiot_id::wire_size) noexcept;
 
-/// Encodes `f` into `out`, replacing its contents and reusing its capacity.
-ATOMCLOUD_DECL void encode_frame(const frame& f, bytes& out);
+/// Encodes `f` into `out`, replacing its contents and reusing its capacity. Throws
+/// atomcloud::error (client_errc::invalid_nbiot_id) when an NB-IoT id does not fit
+/// `nbiot_width`.
+ATOMCLOUD_DECL void encode_frame(const frame& f, bytes& out,
+                                 std::size_t nbiot_width = nbiot_id::wire_size);
 
-/// Encodes `f` into a new buffer.
-inline bytes encode_frame(const frame& f) {
+/// Encodes `f` into a new buffer (throws as the overload above).
+inline bytes encode_frame(const frame& f, std::size_t nbiot_width = nbiot_id::wire_size) {
     bytes out;
-    encode_frame(f, out);
+    encode_frame(f, out, nbiot_width);
     return out;
 }
 

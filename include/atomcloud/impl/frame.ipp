@@ -11,11 +11,18 @@ namespace atomcloud {
 namespace detail {
 
 // Writes the id of a device_number or nbiot_id into `out`.
-inline void write_id(const device_number& n, std::uint8_t* out) noexcept {
+inline void write_id(const device_number& n, std::uint8_t* out, std::size_t) noexcept {
     std::memcpy(out, n.data(), device_number::wire_size);
 }
-inline void write_id(const nbiot_id& id, std::uint8_t* out) noexcept {
-    id.to_wire(out);
+inline void write_id(const nbiot_id& id, std::uint8_t* out, std::size_t nbiot_width) noexcept {
+    id.to_wire(out, nbiot_width);
+}
+
+inline std::size_t id_size(const device_number&, std::size_t) noexcept {
+    return device_number::wire_size;
+}
+inline std::size_t id_size(const nbiot_id&, std::size_t nbiot_width) noexcept {
+    return nbiot_width;
 }
 
 template <class Frame>
@@ -52,8 +59,8 @@ ATOMCLOUD_DECL const char* to_string(frame_type t) noexcept {
     return "unknown";
 }
 
-ATOMCLOUD_DECL std::optional<frame> decode_frame(bytes_view data, frame_origin from,
-                                                 error_code& ec) noexcept {
+ATOMCLOUD_DECL std::optional<frame> decode_frame(bytes_view data, frame_origin from, error_code& ec,
+                                                 std::size_t nbiot_width) noexcept {
     auto fail = [&ec](client_errc e) -> std::optional<frame> {
         ec = make_error_code(e);
         return std::nullopt;
@@ -65,7 +72,8 @@ ATOMCLOUD_DECL std::optional<frame> decode_frame(bytes_view data, frame_origin f
     const auto type = static_cast<frame_type>(data[0]);
     if (origin_of(type) != from)
         return fail(client_errc::wrong_direction);
-    const std::size_t width = id_width(type);
+    const bool nbiot = type == frame_type::nbiot_send || type == frame_type::nbiot_data;
+    const std::size_t width = id_width(type, nbiot_width);
     if (data.size() < 1 + width)
         return fail(client_errc::truncated_device_id);
     const std::string_view id_field = as_chars(data.subspan(1, width));
@@ -74,7 +82,7 @@ ATOMCLOUD_DECL std::optional<frame> decode_frame(bytes_view data, frame_origin f
         return fail(client_errc::unexpected_payload);
 
     ec = {};
-    if (width == nbiot_id::wire_size) {
+    if (nbiot) {
         auto id = nbiot_id::from_wire(id_field);
         if (!id)
             return fail(client_errc::invalid_nbiot_id);
@@ -96,22 +104,38 @@ ATOMCLOUD_DECL std::optional<frame> decode_frame(bytes_view data, frame_origin f
         return frame(device_connected_frame{*number});
     case frame_type::device_disconnected:
         return frame(device_disconnected_frame{*number});
-    default:
+    case frame_type::device_data:
         return frame(device_data_frame{*number, payload});
+    case frame_type::nbiot_send:
+    case frame_type::nbiot_data:
+        break; // handled above
     }
+    return fail(client_errc::unknown_frame_type);
 }
 
-ATOMCLOUD_DECL std::size_t encoded_size(const frame& f) noexcept {
+ATOMCLOUD_DECL std::size_t encoded_size(const frame& f, std::size_t nbiot_width) noexcept {
     return std::visit(
-        [](const auto& v) noexcept {
-            return 1 + v.device.wire_size + detail::payload_of(v).size();
+        [nbiot_width](const auto& v) noexcept {
+            return 1 + detail::id_size(v.device, nbiot_width) + detail::payload_of(v).size();
         },
         f);
 }
 
 ATOMCLOUD_DECL std::size_t encode_frame(const frame& f, boost::span<std::uint8_t> out,
-                                        error_code& ec) noexcept {
-    const std::size_t n = encoded_size(f);
+                                        error_code& ec, std::size_t nbiot_width) noexcept {
+    const bool fits = std::visit(
+        [nbiot_width](const auto& v) noexcept {
+            if constexpr (std::is_same_v<std::decay_t<decltype(v.device)>, nbiot_id>)
+                return is_valid_nbiot_width(nbiot_width) && v.device.size() <= nbiot_width;
+            else
+                return true;
+        },
+        f);
+    if (!fits) {
+        ec = make_error_code(client_errc::invalid_nbiot_id);
+        return 0;
+    }
+    const std::size_t n = encoded_size(f, nbiot_width);
     if (out.size() < n) {
         ec = make_error_code(client_errc::buffer_too_small);
         return 0;
@@ -121,8 +145,8 @@ ATOMCLOUD_DECL std::size_t encode_frame(const frame& f, boost::span<std::uint8_t
         [&](const auto& v) noexcept {
             std::uint8_t* p = out.data();
             *p++ = static_cast<std::uint8_t>(f.index() + 1);
-            detail::write_id(v.device, p);
-            p += v.device.wire_size;
+            detail::write_id(v.device, p, nbiot_width);
+            p += detail::id_size(v.device, nbiot_width);
             const bytes_view payload = detail::payload_of(v);
             if (!payload.empty())
                 std::memcpy(p, payload.data(), payload.size());
@@ -131,10 +155,14 @@ ATOMCLOUD_DECL std::size_t encode_frame(const frame& f, boost::span<std::uint8_t
     return n;
 }
 
-ATOMCLOUD_DECL void encode_frame(const frame& f, bytes& out) {
-    out.resize(encoded_size(f));
+ATOMCLOUD_DECL void encode_frame(const frame& f, bytes& out, std::size_t nbiot_width) {
+    out.resize(encoded_size(f, nbiot_width));
     error_code ec;
-    encode_frame(f, boost::span<std::uint8_t>(out.data(), out.size()), ec);
+    encode_frame(f, boost::span<std::uint8_t>(out.data(), out.size()), ec, nbiot_width);
+    if (ec) {
+        out.clear();
+        throw error(ec);
+    }
 }
 
 } // namespace atomcloud
