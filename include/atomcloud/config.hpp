@@ -59,14 +59,23 @@ struct retry_options {
 };
 
 /// How the session waits between connection attempts: initial_delay, then multiplied by
-/// `multiplier` after each failure up to max_delay, each delay randomised by +/- `jitter`
-/// (a fraction). The first reconnect after a working link was lost waits only
-/// initial_delay.
+/// `multiplier` after each failed attempt up to max_delay, each delay randomised by
+/// +/- `jitter` (a fraction). The schedule starts over at initial_delay only after a link
+/// was healthy: up for `healthy_after`, or delivered a device's frame. A server that
+/// accepts links and drops them at once so sees attempts spaced by the growing delay.
 struct reconnect_options {
     std::chrono::milliseconds initial_delay{100};
     std::chrono::milliseconds max_delay{std::chrono::seconds(30)};
     double multiplier = 2.0;
     double jitter = 0.2;
+    /// A link up for this long counts as healthy (see above).
+    std::chrono::milliseconds healthy_after{std::chrono::seconds(10)};
+};
+
+/// How the session checks that a quiet link is still alive.
+enum class health_check {
+    ping, ///< a WebSocket ping after idle_timeout / 2 of silence (the default)
+    none, ///< no pings; the link is still declared dead after idle_timeout of silence
 };
 
 /// What session::async_send does while the link is down.
@@ -78,9 +87,21 @@ enum class send_policy {
 /// Options of the WebSocket session.
 struct session_options {
     reconnect_options reconnect;
-    /// The link is declared dead, and reconnected, when nothing arrives for this long;
-    /// a WebSocket ping is sent when half of it has passed in silence.
+    /// The link is declared dead, and reconnected, when nothing arrives for this long
+    /// (0: never); with health_check::ping a WebSocket ping is sent when half of it has
+    /// passed in silence. No public client proves the cloud answers pings: if it does not,
+    /// choose health_check::none and an idle_timeout longer than the devices' heartbeat.
     std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};
+    health_check health = health_check::ping;
+    /// How long stop() waits for the server to answer the close frame before it closes
+    /// the socket anyway (a second stop() or a cancellation does not wait at all).
+    std::chrono::milliseconds close_timeout{std::chrono::seconds(1)};
+    /// Whether a server certificate that fails verification is retried like a transient
+    /// failure. Off: async_run ends with client_errc::certificate_rejected at once.
+    bool retry_tls_failures = false;
+    /// Width of the NB-IoT device id in frames 0x07 / 0x08. The vendor's document says 37
+    /// bytes (its example id has 36 characters); no public source confirms it.
+    std::size_t nbiot_id_width = 37;
     send_policy when_disconnected = send_policy::queue;
     /// Limits of the send queue (messages waiting for the link or for their turn).
     std::size_t max_queued_messages = 4096;
