@@ -284,6 +284,36 @@ TEST_CASE("send queue: removal by id and by predicate spares the frame in flight
     CHECK(q.data_bytes() == 0);
 }
 
+TEST_CASE("send queue: several frames in flight in one write; replay and removal go behind "
+          "them",
+          "[session][queue]") {
+    std::vector<std::uint8_t> storage;
+    queue q(10, 10000);
+    const auto id1 = q.push_data(data_frame(1, storage), {1});
+    const auto id2 = q.push_data(data_frame(2, storage), {2});
+    const auto id3 = q.push_data(data_frame(3, storage), {3});
+    CHECK(q.has_unstarted());
+    CHECK(q.start_front().id == id1);
+    CHECK(q.start_front().id == id2); // both in one write
+    CHECK(q.in_flight() == 2);
+    CHECK(q.has_unstarted());
+    CHECK_FALSE(q.remove(id1));
+    CHECK_FALSE(q.remove(id2));
+    q.push_replay(list({dev_b}));
+    std::vector<int> removed;
+    q.remove_if([](const auto& e) { return !e.control; },
+                [&](auto&& e) { removed.push_back(e.handler->tag); });
+    CHECK(removed == std::vector<int>{3}); // not the two in flight
+    CHECK(q.pop_front().id == id1);
+    CHECK(q.in_flight() == 1);
+    CHECK(q.pop_front().id == id2);
+    CHECK(q.in_flight() == 0);
+    auto r = q.pop_front();
+    CHECK(r.control); // the replay went behind the write
+    CHECK(q.empty());
+    (void)id3;
+}
+
 TEST_CASE("send queue: buffers are reused", "[session][queue]") {
     std::vector<std::uint8_t> storage;
     queue q(10, 100000);

@@ -35,8 +35,14 @@ public:
         std::uint64_t id = 0;
     };
 
-    send_queue(std::size_t max_messages, std::size_t max_bytes)
-        : max_messages_(max_messages), max_bytes_(max_bytes) {}
+    send_queue(std::size_t max_messages, std::size_t max_bytes,
+               std::size_t nbiot_width = nbiot_id::wire_size)
+        : max_messages_(max_messages), max_bytes_(max_bytes), nbiot_width_(nbiot_width) {}
+
+    /// The encoded size of `f` in this queue's frame format.
+    std::size_t encoded_size_of(const frame& f) const noexcept {
+        return encoded_size(f, nbiot_width_);
+    }
 
     /// Whether a data frame of `frame_size` bytes may be queued now:
     /// client_errc::message_too_large if it could never fit in max_queued_bytes,
@@ -67,12 +73,12 @@ public:
     }
 
     /// Queues control frames for `devices` at the front, in order, ahead of everything
-    /// (but behind an entry being written): the replay after a reconnect. Returns the id
-    /// of the last one (0 if `devices` is empty).
+    /// (but behind the entries being written): the replay after a reconnect. Returns the
+    /// id of the last one (0 if `devices` is empty).
     template <class Devices>
     std::uint64_t push_replay(const Devices& devices) {
         std::uint64_t last = 0;
-        std::size_t at = in_flight_ ? 1 : 0;
+        std::size_t at = in_flight_;
         for (const auto& d : devices) {
             entry e;
             e.data = take_buffer();
@@ -88,20 +94,23 @@ public:
     std::size_t size() const noexcept { return q_.size(); }
     std::size_t data_count() const noexcept { return data_count_; }
     std::size_t data_bytes() const noexcept { return data_bytes_; }
-    bool in_flight() const noexcept { return in_flight_; }
+    /// How many entries (at the front) are being written.
+    std::size_t in_flight() const noexcept { return in_flight_; }
+    /// Whether an entry waits that is not being written yet.
+    bool has_unstarted() const noexcept { return in_flight_ < q_.size(); }
 
-    /// The next entry to write; marks it as being written (it can no longer be removed).
-    entry& start_front() noexcept {
-        in_flight_ = true;
-        return q_.front();
-    }
+    /// The next entry not being written yet (has_unstarted() must be true); marks it as
+    /// being written (it can no longer be removed). Several may be in flight at once (one
+    /// write of several frames); they complete in order with pop_front().
+    entry& start_front() noexcept { return q_[in_flight_++]; }
 
-    /// Removes the entry being written (or, if none is, the front one) and returns it.
+    /// Removes the first entry (the oldest one being written, if any) and returns it.
     /// Give its buffer back with recycle() when done.
     entry pop_front() {
         entry e = std::move(q_.front());
         q_.pop_front();
-        in_flight_ = false;
+        if (in_flight_ != 0)
+            --in_flight_;
         if (!e.control) {
             --data_count_;
             data_bytes_ -= e.data.size();
@@ -114,7 +123,7 @@ public:
         for (auto it = q_.begin(); it != q_.end(); ++it) {
             if (it->id != id)
                 continue;
-            if (it == q_.begin() && in_flight_)
+            if (static_cast<std::size_t>(it - q_.begin()) < in_flight_)
                 return std::nullopt;
             entry e = std::move(*it);
             q_.erase(it);
@@ -127,14 +136,14 @@ public:
         return std::nullopt;
     }
 
-    /// Removes every queued entry (not the one in flight) for which `pred(entry)` is
-    /// true, passing each to `out(entry&&)` in order.
+    /// Removes every queued entry (not those in flight) for which `pred(entry)` is true,
+    /// passing each to `out(entry&&)` in order.
     template <class Pred, class Out>
     void remove_if(Pred pred, Out out) {
         std::deque<entry> kept;
         std::size_t i = 0;
         for (auto& e : q_) {
-            const bool pinned = (i++ == 0 && in_flight_);
+            const bool pinned = i++ < in_flight_;
             if (!pinned && pred(e)) {
                 if (!e.control) {
                     --data_count_;
@@ -163,7 +172,7 @@ private:
     entry& emplace_back(const frame& f, bool control) {
         entry e;
         e.data = take_buffer();
-        encode_frame(f, e.data);
+        encode_frame(f, e.data, nbiot_width_);
         e.control = control;
         e.id = ++last_id_;
         q_.push_back(std::move(e));
@@ -180,11 +189,12 @@ private:
 
     std::size_t max_messages_;
     std::size_t max_bytes_;
+    std::size_t nbiot_width_;
     std::deque<entry> q_;
     std::vector<bytes> pool_;
     std::size_t data_count_ = 0;
     std::size_t data_bytes_ = 0;
-    bool in_flight_ = false;
+    std::size_t in_flight_ = 0;
     std::uint64_t last_id_ = 0;
 };
 
