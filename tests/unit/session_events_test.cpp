@@ -1,6 +1,6 @@
-// Receiving without sockets: messages go into the arena the way Beast's async_read fills a
-// DynamicBuffer (prepare / commit in pieces), and come out as decoded events in a batch
-// whose payloads view the arena's blocks.
+// Receiving without sockets: bytes go into the arena's region the way reads fill it
+// (prepare / commit in pieces), and messages come out as decoded events in a batch whose
+// payloads view the arena's blocks; device frames of devices not subscribed are dropped.
 #include <atomcloud/detail/event_arena.hpp>
 #include <atomcloud/events.hpp>
 #include <atomcloud/frame.hpp>
@@ -20,25 +20,24 @@ namespace {
 const device_number dev{"18846494908532689575"};
 const nbiot_id nb{"b6d85634-9d34-4052-80cd-b840b75cb910"};
 
-// Feeds one message as Beast does: a first prepare of up to 1536 bytes, then the rest.
-void feed(detail::event_arena& a, bytes_view msg, std::size_t first_chunk = 1536) {
+// One received message: its bytes are read into the region (in reads of at most
+// `chunk` bytes, as a socket delivers them), then decoded into the batch and released.
+detail::message_outcome receive(detail::event_arena& a, event_batch& b, bytes_view msg,
+                                bool text = false, const detail::receive_filter& filter = {},
+                                std::size_t chunk = 1536) {
     std::size_t done = 0;
-    std::size_t chunk = std::min<std::size_t>(first_chunk, a.max_size() - a.size());
-    do {
-        auto buf = a.prepare(chunk);
-        const std::size_t n = std::min(chunk, msg.size() - done);
-        if (n)
-            std::memcpy(buf.data(), msg.data() + done, n);
+    while (done < msg.size()) {
+        auto room = a.prepare(msg.size());
+        const std::size_t n = std::min({chunk, room.size(), msg.size() - done});
+        std::memcpy(static_cast<std::uint8_t*>(room.data()), msg.data() + done, n);
         a.commit(n);
         done += n;
-        chunk = std::max<std::size_t>(msg.size() - done, 1);
-    } while (done < msg.size());
-}
-
-void receive(detail::event_arena& a, event_batch& b, bytes_view msg, bool text = false) {
-    feed(a, msg);
-    REQUIRE(equal_bytes(a.message(), msg));
-    a.finish_message(b, text);
+    }
+    REQUIRE(a.region_size() == msg.size());
+    REQUIRE((msg.empty() || std::memcmp(a.region(), msg.data(), msg.size()) == 0));
+    auto outcome = a.append(b, bytes_view(a.region(), msg.size()), text, filter);
+    a.release(msg.size());
+    return outcome;
 }
 
 bytes hex(std::string_view h) {
@@ -48,7 +47,7 @@ bytes hex(std::string_view h) {
 } // namespace
 
 TEST_CASE("events: the spec's device message vector", "[session][events]") {
-    detail::event_arena a(1 << 20);
+    detail::event_arena a;
     event_batch b;
     a.reset_batch(b);
     receive(a, b,
@@ -69,7 +68,7 @@ TEST_CASE("events: the spec's device message vector", "[session][events]") {
 }
 
 TEST_CASE("events: every cloud frame type", "[session][events]") {
-    detail::event_arena a(1 << 20);
+    detail::event_arena a;
     event_batch b;
     receive(a, b, encode_frame(device_connected_frame{dev}));
     receive(a, b, encode_frame(device_data_frame{dev, as_bytes("hello")}));
@@ -90,7 +89,7 @@ TEST_CASE("events: every cloud frame type", "[session][events]") {
 }
 
 TEST_CASE("events: malformed and text messages become protocol_error events", "[session][events]") {
-    detail::event_arena a(1 << 20);
+    detail::event_arena a;
     event_batch b;
     struct bad_case {
         bytes msg;
@@ -144,7 +143,7 @@ TEST_CASE("events: malformed and text messages become protocol_error events", "[
 
 TEST_CASE("events: views stay valid across blocks, large messages, and moves",
           "[session][events]") {
-    detail::event_arena a(1 << 20, 4096); // small blocks to force many
+    detail::event_arena a(4096); // small blocks to force many
     event_batch b;
     std::vector<bytes> sent;
     for (int i = 0; i < 300; ++i) {
@@ -165,17 +164,17 @@ TEST_CASE("events: views stay valid across blocks, large messages, and moves",
     }
 }
 
-TEST_CASE("events: a batch handed over mid-message keeps its bytes; the message completes "
-          "in the next batch",
+TEST_CASE("events: a batch handed over while a message is half read keeps its bytes; the "
+          "message completes in the next batch",
           "[session][events]") {
-    detail::event_arena a(1 << 20, 4096);
+    detail::event_arena a(8192);
     event_batch pending;
     a.reset_batch(pending);
     receive(a, pending, encode_frame(device_data_frame{dev, as_bytes("first")}));
 
-    // A read is under way: part of the next message is in the arena.
+    // A read brought part of the next message.
     const bytes next = encode_frame(device_data_frame{dev, bytes(3000, 0x33)});
-    auto buf = a.prepare(1536);
+    auto buf = a.prepare(next.size());
     std::memcpy(buf.data(), next.data(), 1536);
     a.commit(1536);
 
@@ -185,29 +184,123 @@ TEST_CASE("events: a batch handed over mid-message keeps its bytes; the message 
     CHECK(as_chars(std::get<device_message>((*handed)[0]).payload) == "first");
     handed.reset(); // the block is still the arena's: the read goes on safely
 
-    buf = a.prepare(next.size() - 1536);
+    buf = a.prepare(next.size());
     std::memcpy(buf.data(), next.data() + 1536, next.size() - 1536);
     a.commit(next.size() - 1536);
-    a.finish_message(pending, false);
+    REQUIRE(a.region_size() == next.size());
+    a.append(pending, bytes_view(a.region(), next.size()), false, {});
+    a.release(next.size());
     REQUIRE(pending.size() == 1);
     CHECK(equal_bytes(std::get<device_message>(pending[0]).payload, bytes(3000, 0x33)));
 }
 
-TEST_CASE("events: the size limit, and a failed read forgets its bytes", "[session][events]") {
-    detail::event_arena a(100);
+TEST_CASE("events: the region moves to a new block when a batch shares the old one, and to "
+          "the front of its block when none does",
+          "[session][events]") {
+    detail::event_arena a(8192);
     event_batch b;
-    CHECK(a.max_size() == 100);
-    a.prepare(60);
-    a.commit(60);
-    CHECK_THROWS_AS(a.prepare(41), std::length_error); // Beast turns this into an error
-    a.discard_message();
-    CHECK(a.size() == 0);
-    receive(a, b, encode_frame(device_data_frame{dev, as_bytes("fine")}));
-    CHECK(b.size() == 1);
+    a.reset_batch(b);
+    receive(a, b, encode_frame(device_data_frame{dev, bytes(6000, 1)}));
+    const auto* first = a.current_block();
+    const std::uint8_t* payload = std::get<device_message>(b[0]).payload.data();
+    // 3 bytes of a next message, then a read that needs more room than is left.
+    auto room = a.prepare(3);
+    std::memcpy(room.data(), "abc", 3);
+    a.commit(3);
+    room = a.prepare(5000);
+    CHECK(a.current_block() != first); // the batch still views the old block
+    CHECK(std::memcmp(a.region(), "abc", 3) == 0);
+    CHECK(room.size() >= 4997);
+    CHECK(std::get<device_message>(b[0]).payload.data() == payload); // never moved
+    CHECK(payload[5999] == 1);
+    // Nothing shares the block now: the region goes back to its front.
+    b.clear();
+    a.commit(4000);
+    a.release(4003);
+    room = a.prepare(6000);
+    CHECK(a.region_size() == 0);
+    CHECK(room.size() >= 6000);
+}
+
+TEST_CASE("events: device frames of devices not subscribed are dropped", "[session][events]") {
+    detail::event_arena a;
+    event_batch b;
+    detail::subscription_tracker subs;
+    const device_number other{"00000000000000000002"};
+    subs.subscribe(std::vector<device_number>{dev});
+    detail::receive_filter filter{&subs, 37};
+    using detail::message_outcome;
+    CHECK(receive(a, b, encode_frame(device_data_frame{dev, as_bytes("x")}), false, filter) ==
+          message_outcome::device);
+    for (const frame& f :
+         {frame(device_data_frame{other, as_bytes("y")}), frame(device_connected_frame{other}),
+          frame(device_disconnected_frame{other})}) {
+        std::optional<device_number> who;
+        const bytes wire = encode_frame(f);
+        auto room = a.prepare(wire.size());
+        std::memcpy(room.data(), wire.data(), wire.size());
+        a.commit(wire.size());
+        CHECK(a.append(b, bytes_view(a.region(), wire.size()), false, filter, &who) ==
+              message_outcome::unsubscribed);
+        a.release(wire.size());
+        REQUIRE(who);
+        CHECK(*who == other);
+    }
+    // NB-IoT messages cannot be subscribed to: always delivered.
+    CHECK(receive(a, b, encode_frame(nbiot_data_frame{nb, as_bytes("z")}), false, filter) ==
+          message_outcome::device);
+    CHECK(receive(a, b, as_bytes("\x09junk"), false, filter) == message_outcome::error);
+    REQUIRE(b.size() == 3);
+    CHECK(std::holds_alternative<device_message>(b[0]));
+    CHECK(std::holds_alternative<nbiot_message>(b[1]));
+    CHECK(std::holds_alternative<protocol_error>(b[2]));
+}
+
+TEST_CASE("events: NB-IoT ids of a configured width", "[session][events]") {
+    detail::event_arena a;
+    event_batch b;
+    const nbiot_id id{"b6d85634-9d34-4052-80cd-b840b75cb910"};
+    // A 36-byte id field: the id fills it exactly.
+    bytes wire = encode_frame(nbiot_data_frame{id, as_bytes("p")}, 36);
+    CHECK(wire.size() == 1 + 36 + 1);
+    receive(a, b, wire, false, detail::receive_filter{nullptr, 36});
+    REQUIRE(std::holds_alternative<nbiot_message>(b.back()));
+    CHECK(std::get<nbiot_message>(b.back()).id == id);
+    CHECK(as_chars(std::get<nbiot_message>(b.back()).payload) == "p");
+    // The same bytes read with the default width of 37 take the payload for the id.
+    receive(a, b, wire);
+    REQUIRE(std::holds_alternative<nbiot_message>(b.back()));
+    CHECK(std::get<nbiot_message>(b.back()).payload.empty());
+    // An id longer than the configured width cannot be encoded.
+    error_code ec;
+    std::array<std::uint8_t, 64> out{};
+    CHECK(encode_frame(nbiot_send_frame{id, {}}, boost::span<std::uint8_t>(out), ec, 30) == 0);
+    CHECK(ec == client_errc::invalid_nbiot_id);
+}
+
+TEST_CASE("events: trim gives an idle arena's memory back", "[session][events]") {
+    detail::event_arena a(8192);
+    event_batch b;
+    receive(a, b, encode_frame(device_data_frame{dev, as_bytes("x")}));
+    CHECK(a.current_block() != nullptr);
+    b.clear();
+    a.trim();
+    CHECK(a.current_block() == nullptr);
+    CHECK(a.free_blocks() == 0);
+    // ... and works again afterwards.
+    receive(a, b, encode_frame(device_data_frame{dev, as_bytes("y")}));
+    CHECK(as_chars(std::get<device_message>(b.back()).payload) == "y");
+    // A region that is not empty keeps its block.
+    auto room = a.prepare(10);
+    std::memcpy(room.data(), "partial", 7);
+    a.commit(7);
+    a.trim();
+    CHECK(a.current_block() != nullptr);
+    CHECK(std::memcmp(a.region(), "partial", 7) == 0);
 }
 
 TEST_CASE("events: recycled batches give their blocks and event list back", "[session][events]") {
-    detail::event_arena a(1 << 20, 4096);
+    detail::event_arena a(4096);
     event_batch pending;
     a.reset_batch(pending);
     const bytes msg = encode_frame(device_data_frame{dev, bytes(500, 1)});
@@ -238,7 +331,7 @@ TEST_CASE("events: recycled batches give their blocks and event list back", "[se
 }
 
 TEST_CASE("events: payload-less events do not consume the block", "[session][events]") {
-    detail::event_arena a(1 << 20, 4096);
+    detail::event_arena a(4096);
     event_batch b;
     for (int i = 0; i < 10000; ++i) {
         receive(a, b,

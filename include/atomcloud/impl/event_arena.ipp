@@ -6,50 +6,26 @@
 
 #include <algorithm>
 #include <cstring>
-#include <stdexcept>
 
 namespace atomcloud::detail {
 
-ATOMCLOUD_DECL event_arena::event_arena(std::size_t max_message_size, std::size_t block_size)
-    : max_message_(max_message_size), block_size_(std::max<std::size_t>(block_size, 4096)) {
+ATOMCLOUD_DECL event_arena::event_arena(std::size_t block_size)
+    : block_size_(std::max<std::size_t>(block_size, 2 * min_read)) {
     free_.reserve(max_free_blocks); // recycle() is noexcept: it must not allocate
 }
 
-ATOMCLOUD_DECL std::size_t event_arena::capacity() const noexcept {
-    return cur_ ? cur_->capacity - start_ : 0;
+ATOMCLOUD_DECL boost::asio::mutable_buffer event_arena::prepare(std::size_t wanted) {
+    const std::size_t room = std::max(min_read, wanted > size_ ? wanted - size_ : 0);
+    if (!cur_ || cur_->capacity - start_ - size_ < room)
+        relocate(size_ + room);
+    return {cur_->data.get() + start_ + size_, cur_->capacity - start_ - size_};
 }
 
-ATOMCLOUD_DECL event_arena::const_buffers_type event_arena::data() const noexcept {
-    return cur_ ? const_buffers_type(cur_->data.get() + start_, size_) : const_buffers_type();
-}
-
-ATOMCLOUD_DECL event_arena::mutable_buffers_type event_arena::prepare(std::size_t n) {
-    if (n > max_message_ - size_)
-        throw std::length_error("atomcloud: message exceeds the size limit");
-    const std::size_t needed = size_ + n;
-    if (!cur_ || cur_->capacity - start_ < needed)
-        relocate(needed);
-    prepared_ = n;
-    return mutable_buffers_type(cur_->data.get() + start_ + size_, n);
-}
-
-ATOMCLOUD_DECL void event_arena::commit(std::size_t n) noexcept {
-    size_ += std::min(n, prepared_);
-    prepared_ = 0;
-}
-
-ATOMCLOUD_DECL void event_arena::consume(std::size_t n) noexcept {
-    n = std::min(n, size_);
-    start_ += n;
-    size_ -= n;
-}
-
-// The current message does not fit behind start_: move it to the front of a block
-// nothing else refers to.
+// The region does not have `needed` bytes of room behind start_: move it to the front of
+// a block nothing else refers to.
 ATOMCLOUD_DECL void event_arena::relocate(std::size_t needed) {
     if (cur_ && cur_.use_count() == 1 && cur_->capacity >= needed) {
-        // No batch shares the block (its events carried no payload, or the batches were
-        // released): start over at its beginning.
+        // No batch shares the block: start over at its beginning.
         if (size_ != 0 && start_ != 0)
             std::memmove(cur_->data.get(), cur_->data.get() + start_, size_);
         start_ = 0;
@@ -71,39 +47,84 @@ ATOMCLOUD_DECL std::shared_ptr<arena_block> event_arena::take_block(std::size_t 
     return std::make_shared<arena_block>(std::max(needed, block_size_));
 }
 
-ATOMCLOUD_DECL void event_arena::finish_message(event_batch& batch, bool text) {
-    const bytes_view msg = message();
+ATOMCLOUD_DECL message_outcome event_arena::append(event_batch& batch, bytes_view msg, bool text,
+                                                   const receive_filter& filter,
+                                                   std::optional<device_number>* device) {
+    message_outcome outcome = message_outcome::device;
     bool keeps_bytes = true;
+    auto subscribed = [&filter, device](const device_number& d) {
+        if (!filter.subscriptions || filter.subscriptions->contains(d))
+            return true;
+        if (device)
+            *device = d;
+        return false;
+    };
     if (text) {
         batch.events_.push_back(
             protocol_error{make_error_code(client_errc::unexpected_text_frame), msg});
+        outcome = message_outcome::error;
     } else {
         error_code ec;
-        auto f = decode_frame(msg, frame_origin::cloud, ec);
+        auto f = decode_frame(msg, frame_origin::cloud, ec, filter.nbiot_width);
         if (!f) {
             batch.events_.push_back(protocol_error{ec, msg});
-        } else if (auto* data = std::get_if<device_data_frame>(&*f)) {
-            batch.events_.push_back(device_message{data->device, data->payload});
-        } else if (auto* nb = std::get_if<nbiot_data_frame>(&*f)) {
-            batch.events_.push_back(nbiot_message{nb->device, nb->payload});
-        } else if (auto* on = std::get_if<device_connected_frame>(&*f)) {
-            batch.events_.push_back(device_connected{on->device});
-            keeps_bytes = false;
+            outcome = message_outcome::error;
         } else {
-            // decode_frame with frame_origin::cloud yields only the four cloud types.
-            batch.events_.push_back(
-                device_disconnected{std::get<device_disconnected_frame>(*f).device});
-            keeps_bytes = false;
+            switch (type_of(*f)) {
+            case frame_type::device_data: {
+                const auto& data = std::get<device_data_frame>(*f);
+                if (!subscribed(data.device))
+                    return message_outcome::unsubscribed;
+                batch.events_.push_back(device_message{data.device, data.payload});
+                break;
+            }
+            case frame_type::nbiot_data: {
+                const auto& nb = std::get<nbiot_data_frame>(*f);
+                batch.events_.push_back(nbiot_message{nb.device, nb.payload});
+                break;
+            }
+            case frame_type::device_connected: {
+                const auto& on = std::get<device_connected_frame>(*f);
+                if (!subscribed(on.device))
+                    return message_outcome::unsubscribed;
+                batch.events_.push_back(device_connected{on.device});
+                keeps_bytes = false;
+                break;
+            }
+            case frame_type::device_disconnected: {
+                const auto& off = std::get<device_disconnected_frame>(*f);
+                if (!subscribed(off.device))
+                    return message_outcome::unsubscribed;
+                batch.events_.push_back(device_disconnected{off.device});
+                keeps_bytes = false;
+                break;
+            }
+            case frame_type::subscribe:
+            case frame_type::unsubscribe:
+            case frame_type::send:
+            case frame_type::nbiot_send:
+                // decode_frame with frame_origin::cloud never yields these.
+                batch.events_.push_back(
+                    protocol_error{make_error_code(client_errc::wrong_direction), msg});
+                outcome = message_outcome::error;
+                break;
+            }
         }
     }
-    if (keeps_bytes && size_ != 0) {
+    if (keeps_bytes && !msg.empty()) {
         if (batch.storage_.empty() || batch.storage_.back() != cur_)
             batch.storage_.push_back(cur_);
-        batch.message_bytes_ += size_;
-        start_ += size_;
+        batch.message_bytes_ += msg.size();
     }
-    size_ = 0;
-    prepared_ = 0;
+    return outcome;
+}
+
+ATOMCLOUD_DECL void event_arena::trim() noexcept {
+    if (cur_ && size_ == 0) {
+        cur_.reset();
+        start_ = 0;
+    }
+    free_.clear();
 }
 
 ATOMCLOUD_DECL void event_arena::reset_batch(event_batch& batch) {
