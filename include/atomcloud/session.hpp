@@ -53,6 +53,8 @@ struct session_status {
     std::size_t pending_events = 0;  ///< received, not yet handed to async_receive
     std::size_t pending_bytes = 0;   ///< message bytes of those
     bool reading_paused = false;     ///< backpressure: the pending limits are reached
+    /// Device events and messages dropped because the device is not subscribed.
+    std::size_t dropped_unsubscribed = 0;
 };
 
 namespace detail {
@@ -163,35 +165,50 @@ public:
 
     executor_type get_executor() const noexcept { return ex_; }
 
-    /// Runs the session until stop() or cancellation: connects, replays the subscriptions,
-    /// delivers events and writes queued messages; when the link fails or goes silent for
-    /// config.session.idle_timeout (pings are sent after half of it), reports
-    /// session_disconnected, waits (config.session.reconnect: exponential backoff with
-    /// jitter; the first retry after a working link is quick) and connects again.
+    /// Runs the session until stop(), cancellation or a permanent failure: connects,
+    /// replays the subscriptions, delivers events and writes queued messages; when the link
+    /// fails it reports session_disconnected, waits and connects again.
     ///
-    /// Each step of a connection has its own limit (config.timeouts: resolve, connect,
-    /// tls_handshake, websocket_handshake). While the application does not receive and
-    /// the pending events are at their limits, reading stops (see async_receive), and a
-    /// lost link is not reconnected until the application receives again.
+    /// Policies (all decided in one socket-free machine, detail/session_fsm.hpp):
+    ///  - Each step of a connection has its own limit (config.timeouts: resolve, connect,
+    ///    tls_handshake, websocket_handshake).
+    ///  - Failures are classified once. Permanent ones end async_run at once: a 4xx answer
+    ///    to the upgrade other than 408/429 (bad token, unknown organisation ...), a server
+    ///    certificate that fails verification (unless
+    ///    config.session.retry_tls_failures), an invalid configuration. Everything else
+    ///    (DNS, refused or reset connections, other TLS errors, 5xx/408/429 answers, a dead
+    ///    link, the server's close frame, WebSocket protocol errors) is retried for ever.
+    ///  - Between attempts: config.session.reconnect (exponential backoff with jitter).
+    ///    The schedule starts over only after a healthy link: one that was up for
+    ///    reconnect.healthy_after or delivered a device's frame. A server that drops every
+    ///    link at once sees attempts spaced by the growing delay.
+    ///  - Health: after config.session.idle_timeout / 2 of silence a WebSocket ping
+    ///    (config.session.health); after idle_timeout of silence the link is dead.
+    ///  - Backpressure: while the pending events are at their limits reading stops (see
+    ///    async_receive), there is no health verdict, and a lost link is not reconnected
+    ///    until the application receives again.
     ///
     /// Completes with:
     ///  - client_errc::session_stopped after stop();
     ///  - boost::asio::error::operation_aborted after cancellation, or when the session
     ///    is destroyed;
-    ///  - client_errc::handshake_rejected when the server refuses the WebSocket upgrade
-    ///    with a 4xx status (bad token, unknown organisation ...): retrying cannot help,
-    ///    so there is no retry. The diagnostics overload reports the HTTP status, the
-    ///    envelope's code and the server's message;
-    ///  - client_errc::invalid_config (empty token), client_errc::invalid_base_url, or a
-    ///    TLS error (e.g. an unreadable CA file) before any connection is attempted;
+    ///  - client_errc::handshake_rejected: the server refused the upgrade with a 4xx
+    ///    status; the diagnostics overload reports the HTTP status, the envelope's code and
+    ///    the server's message;
+    ///  - client_errc::certificate_rejected: the server's certificate failed verification;
+    ///    the diagnostics' client_message() says why (e.g. "TLS certificate rejected:
+    ///    certificate has expired", "... hostname mismatch");
+    ///  - client_errc::invalid_config (empty token, bad nbiot_id_width),
+    ///    client_errc::invalid_base_url, or a TLS error (e.g. an unreadable CA file)
+    ///    before any connection is attempted;
     ///  - boost::asio::error::already_started if the session is already running.
-    /// Transient failures (DNS, refused connections, TLS errors, 5xx or 408/429 upgrade
-    /// answers, dropped links) are retried for ever; see the log for each attempt.
-    /// After completion the session can be run again.
+    /// Every attempt and its failure is logged. After completion the session can be run
+    /// again.
     ///
     /// Thread safety: call from the session's executor only (the session is not thread-safe).
     /// Cancellation: terminal (stops the session as stop() does, but completes with
-    /// operation_aborted). Signature: void(error_code).
+    /// operation_aborted; while a close handshake is in progress, closes at once).
+    /// Signature: void(error_code).
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_run(CompletionToken&& token = CompletionToken{}) {
         return start_run(nullptr, std::forward<CompletionToken>(token));
@@ -207,12 +224,14 @@ public:
     }
 
     /// Stops the session: async_run completes (with client_errc::session_stopped) once the
-    /// link is closed (a WebSocket close handshake when the link is up, limited by
-    /// config.timeouts.websocket_handshake). Queued sends complete with session_stopped;
-    /// async_receive hands over the events still pending (the last one is
-    /// session_disconnected if the link was up), then completes with session_stopped.
-    /// Subscriptions are kept. Does nothing if the session is not running (except that a
-    /// session never run is marked stopped). Never blocks.
+    /// link is closed. When the link is up, a close frame is sent and the server's answer
+    /// awaited for at most config.session.close_timeout (1 s by default); a second stop()
+    /// (or a cancellation of async_run) closes at once. A connection attempt in progress
+    /// is abandoned. Queued sends complete with session_stopped; async_receive hands over
+    /// the events still pending (the last one is session_disconnected if the link was up),
+    /// then completes with session_stopped. Subscriptions are kept. Does nothing if the
+    /// session is not running (except that a session never run is marked stopped). Never
+    /// blocks.
     /// Thread safety: call from the session's executor only (the session is not thread-safe).
     void stop() {
         if (impl_)
@@ -301,16 +320,19 @@ public:
 
     /// Hands over every event received since the previous call, decoded, in one batch
     /// (waits until there is at least one). Events: device_connected, device_disconnected,
-    /// device_message, nbiot_message (of subscribed devices; NB-IoT messages of the whole
-    /// organisation), session_connected / session_disconnected (the link's state: between
-    /// the two, device messages are missed), protocol_error (a malformed or text message
-    /// from the server; reported, then ignored).
+    /// device_message (only of subscribed devices: frames of other devices are dropped and
+    /// counted in status().dropped_unsubscribed), nbiot_message (NB-IoT messages of the
+    /// whole organisation: they cannot be subscribed to), session_connected /
+    /// session_disconnected (the link's state: between the two, device messages are
+    /// missed), protocol_error (a malformed or text message from the server; reported,
+    /// then ignored). Everything one read brings (up to 256 KiB) is decoded in one pass
+    /// and handed over as one batch.
     ///
     /// Backpressure: the session holds at most config.session.max_pending_events events
-    /// and max_pending_bytes bytes of messages (plus the one message being read, up to
-    /// max_message_size) for the application. At those limits it stops reading from the
-    /// socket until the application receives: nothing is dropped, and the server sees
-    /// TCP backpressure. While reading is paused there are no idle checks; a server may
+    /// and max_pending_bytes bytes of messages (plus what one read brings, and the message
+    /// being received, up to max_message_size) for the application. At those limits it stops
+    /// reading from the socket until the application receives: nothing is dropped, and the server
+    /// sees TCP backpressure. While reading is paused there are no idle checks; a server may
     /// disconnect a consumer that does not read, which the session reports
     /// (session_disconnected) and heals once the application receives again.
     ///

@@ -1,47 +1,55 @@
-// The session's engine: a state machine driven by completion callbacks (the library is
-// C++17, no coroutines), over a shared implementation object that outlives the session
-// object as long as I/O is in flight.
+// The session's I/O driver. It executes what the lifecycle machine (detail/session_fsm.hpp)
+// decides and feeds the results back: it decides nothing itself. The library is C++17, so
+// the I/O is plain completion callbacks over a shared implementation object that outlives
+// the session object as long as I/O is in flight.
 //
-// States of a running session (link_):
-//   connecting   -> resolve, TCP, TLS (detail::async_connect_tls), WebSocket handshake
-//   connected    -> one read loop and one write loop on the link; a close handshake
-//                   when stopping
-//   backing_off  -> the reconnect timer
-//   waiting_drain-> the pending events are at their limits: no point in connecting
-//                   until the application receives
-// Any failure of a link closes its socket, waits until its read and write have
-// completed, then tears it down (session_disconnected, backoff). Each connection is its
-// own object, so completions of an old link can never touch a new one.
+// One link at a time (ws_link): resolver, TCP socket and TLS (detail::tls_socket), the HTTP
+// upgrade (Beast), then the WebSocket frames on our own frame layer (detail/ws_frame.hpp):
+//  - reading waits for the socket to become readable, then reads and parses everything
+//    there is, in place, into the pending batch (event_arena), without an asynchronous
+//    operation per message;
+//  - writing gathers the queued frames (and pings, pongs, the close frame) into one masked
+//    buffer and writes it at once when the socket takes it, waiting only when it does not.
+// Every completion checks that its link is still the current one, so completions of an old
+// link can never touch a new one.
 #ifndef ATOMCLOUD_IMPL_SESSION_IPP
 #define ATOMCLOUD_IMPL_SESSION_IPP
 
-#include <atomcloud/detail/backoff.hpp>
-#include <atomcloud/detail/connect.hpp>
 #include <atomcloud/detail/event_arena.hpp>
 #include <atomcloud/detail/send_queue.hpp>
+#include <atomcloud/detail/session_fsm.hpp>
 #include <atomcloud/detail/session_url.hpp>
 #include <atomcloud/detail/subscription_tracker.hpp>
 #include <atomcloud/detail/tls.hpp>
+#include <atomcloud/detail/tls_socket.hpp>
 #include <atomcloud/detail/url.hpp>
+#include <atomcloud/detail/ws_frame.hpp>
+#include <atomcloud/detail/ws_handshake.hpp>
 #include <atomcloud/session.hpp>
 
 #include <boost/asio/any_completion_executor.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/field.hpp>
-#include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
 
 #include <nlohmann/json.hpp>
 
+#include <array>
+#include <cstring>
 #include <optional>
 #include <random>
 #include <string>
 #include <tuple>
+#include <unordered_set>
 #include <utility>
 
 namespace atomcloud::detail {
@@ -105,36 +113,47 @@ using stored_void_handler = stored_handler<void(error_code)>;
 using stored_receive_handler = stored_handler<void(error_code, event_batch)>;
 
 /// One connection attempt and, if it succeeds, one link.
-struct ws_connection {
-    ws_connection(const boost::asio::any_io_executor& ex, boost::asio::ssl::context& ctx)
-        : ws(ex, ctx), resolver(ex), health(ex) {}
+struct ws_link {
+    ws_link(const boost::asio::any_io_executor& ex, boost::asio::ssl::context& ctx,
+            std::size_t max_message)
+        : resolver(ex), tls(ex, ctx), reader(max_message) {}
 
-    boost::beast::websocket::stream<tls_stream> ws;
     boost::asio::ip::tcp::resolver resolver;
-    boost::asio::steady_timer health; // idle checks, every idle_timeout / 2
-    bool activity = false;            // something arrived since the last check
-    bool pinged = false;              // a ping went out at the last check, nothing since
-    bool ping_requested = false;      // the writer should send a ping next
-    bool announced = false;           // session_connected was reported
-    std::uint64_t announce_after = 0; // ... once this (last replayed) frame is written
-    boost::beast::websocket::response_type response;
-    connect_step failed_step = connect_step::none;
-    bool open = false;    // handshake done
-    bool reading = false; // an async_read is in flight
-    bool writing = false; // an async_write is in flight
-    bool closing = false; // an async_close is in flight
-    bool failed = false;  // being torn down
-    error_code reason;    // why it failed
+    boost::asio::ip::tcp::resolver::results_type endpoints;
+    tls_socket tls;
+    ws_reader reader;
+
+    // The upgrade (released once the link is open).
+    std::string key;
+    boost::beast::http::request<boost::beast::http::empty_body> request;
+    std::optional<boost::beast::http::response_parser<boost::beast::http::string_body>> response;
+    boost::beast::flat_buffer upgrade_buffer{64 * 1024};
+
+    // I/O in flight.
+    bool stage_busy = false; // a connection step
+    bool reading = false;    // waiting for the socket to be readable
+    bool writing = false;    // waiting for the socket to take the rest of a write
+    bool closed = false;     // close_link done: only completions are awaited
+    bool reported = false;   // link_closed was fed to the machine
+    bool opened = false;     // the upgrade succeeded: frames may be written
+    bool first_read = false; // the next read parses before it waits
+
+    // The write in progress: wbuf[woff, wbuf.size()) is still to go.
+    std::size_t frames_in_write = 0; // queue entries it carries
+    std::uint64_t last_id = 0;       // the last of them
+    bool close_in_write = false;     // it ends with the close frame
 };
 
 class session_impl : public std::enable_shared_from_this<session_impl> {
 public:
     session_impl(boost::asio::any_io_executor ex, const config& cfg, std::int64_t org_id)
         : ex_(std::move(ex)), cfg_(cfg), org_id_(org_id),
-          backoff_(cfg.session.reconnect, std::random_device{}()), timer_(ex_),
-          queue_(cfg.session.max_queued_messages, cfg.session.max_queued_bytes),
-          arena_(cfg.session.max_message_size) {
+          fsm_(session_fsm::options::from(cfg), std::random_device{}()), timer_(ex_),
+          queue_(cfg.session.max_queued_messages, cfg.session.max_queued_bytes,
+                 cfg.session.nbiot_id_width) {
         arena_.reset_batch(pending_);
+        filter_.subscriptions = &subs_;
+        filter_.nbiot_width = cfg.session.nbiot_id_width;
     }
 
     // ---------------------------------------------------------------- entry points
@@ -143,7 +162,7 @@ public:
         stored_void_handler op(std::move(h), ex_);
         if (shut_down_)
             return op.post(ex_, boost::asio::error::operation_aborted);
-        if (run_state_ == run_state::running)
+        if (fsm_.running())
             return op.post(ex_, boost::asio::error::already_started);
         if (diag)
             diag->clear();
@@ -154,17 +173,13 @@ public:
                     (d.client_message().empty() ? "" : ": " + d.client_message()));
             if (diag)
                 *diag = std::move(d);
-            run_state_ = run_state::stopped;
+            fsm_.stop(now(), client_errc::session_stopped); // marks it stopped
             flush_stopped();
             return op.post(ex_, ec);
         }
         run_ = std::move(op);
         run_diag_ = diag;
-        run_state_ = run_state::running;
-        stop_requested_ = false;
-        stop_reason_ = {};
-        backoff_.reset();
-        failed_attempts_ = 0;
+        rejection_ = {};
         auto slot = run_.slot();
         if (slot.is_connected()) {
             slot.assign([w = weak_from_this(), ex = ex_](boost::asio::cancellation_type type) {
@@ -179,52 +194,18 @@ public:
             });
         }
         log(log_level::info, "starting: " + log_url_);
-        connect();
+        apply(fsm_.start(now(), over_limits()));
     }
 
     void stop(error_code reason) {
         if (shut_down_)
             return;
-        if (run_state_ != run_state::running) {
-            if (run_state_ == run_state::idle) {
-                run_state_ = run_state::stopped;
-                flush_stopped();
-            }
-            return;
-        }
-        if (stop_requested_)
-            return;
-        stop_requested_ = true;
-        stop_reason_ = reason;
-        log(log_level::info, "stopping");
-        switch (link_) {
-        case link_state::connecting:
-            if (auto c = conn_) {
-                c->resolver.cancel();
-                boost::beast::get_lowest_layer(c->ws).close();
-            }
-            break;
-        case link_state::backing_off:
-            timer_.cancel();
-            break;
-        case link_state::waiting_drain:
-            finish_run(stop_reason_, nullptr);
-            break;
-        case link_state::connected:
-            if (auto c = conn_) {
-                // Bound the close handshake and a write stuck on a full socket.
-                timer_.expires_after(cfg_.timeouts.websocket_handshake);
-                timer_.async_wait([self = shared_from_this(), c](error_code ec) {
-                    if (!ec && c == self->conn_)
-                        boost::beast::get_lowest_layer(c->ws).close();
-                });
-                if (!c->writing)
-                    begin_close(c);
-            }
-            break;
-        case link_state::idle:
-            break;
-        }
+        const bool was_running = fsm_.running();
+        if (was_running && !fsm_.stop_requested())
+            log(log_level::info, "stopping");
+        apply(fsm_.stop(now(), reason));
+        if (!was_running)
+            flush_stopped();
     }
 
     void change_subscriptions(std::vector<device_number> devices, bool subscribe, void_handler h) {
@@ -232,7 +213,7 @@ public:
         if (shut_down_)
             return op.post(ex_, boost::asio::error::operation_aborted);
         auto changed = subscribe ? subs_.subscribe(devices) : subs_.unsubscribe(devices);
-        if (changed.empty() || !link_up())
+        if (changed.empty() || !fsm_.link_up())
             return op.post(ex_, error_code());
         for (std::size_t i = 0; i < changed.size(); ++i) {
             std::optional<stored_void_handler> last;
@@ -243,18 +224,19 @@ public:
             else
                 queue_.push_control(unsubscribe_frame{changed[i]}, std::move(last));
         }
-        start_write(conn_);
+        pump_writes(link_);
     }
 
     void send(const frame& f, void_handler h) {
         stored_void_handler op(std::move(h), ex_);
         if (shut_down_)
             return op.post(ex_, boost::asio::error::operation_aborted);
-        if (run_state_ == run_state::stopped)
-            return op.post(ex_, client_errc::session_stopped);
-        if (!link_up() && cfg_.session.when_disconnected == send_policy::fail)
-            return op.post(ex_, client_errc::not_connected);
-        if (error_code ec = queue_.check_data(encoded_size(f)); ec)
+        if (error_code ec = fsm_.admit_send(cfg_.session.when_disconnected); ec)
+            return op.post(ex_, ec);
+        if (auto* nb = std::get_if<nbiot_send_frame>(&f);
+            nb && nb->device.size() > cfg_.session.nbiot_id_width)
+            return op.post(ex_, client_errc::invalid_nbiot_id);
+        if (error_code ec = queue_.check_data(queue_.encoded_size_of(f)); ec)
             return op.post(ex_, ec);
         auto slot = op.slot();
         const std::uint64_t id = queue_.push_data(f, std::move(op));
@@ -266,8 +248,8 @@ public:
                 });
             });
         }
-        if (link_up())
-            start_write(conn_);
+        if (fsm_.may_write())
+            pump_writes(link_);
     }
 
     void receive(receive_handler h) {
@@ -278,9 +260,11 @@ public:
             return op.post(ex_, boost::asio::error::already_started, event_batch());
         receive_ = std::move(op);
         const std::uint64_t id = ++receive_id_;
-        if (deliver())
+        if (deliver()) {
+            apply(fsm_.drained(now(), over_limits()));
             return;
-        if (run_state_ == run_state::stopped)
+        }
+        if (!fsm_.running() && fsm_.admit_send(send_policy::queue))
             return receive_.post(ex_, client_errc::session_stopped, event_batch());
         auto slot = receive_.slot();
         if (slot.is_connected()) {
@@ -302,17 +286,15 @@ public:
         if (shut_down_)
             return;
         shut_down_ = true;
-        stop_requested_ = true;
         try {
             timer_.cancel();
-            if (auto c = conn_) {
-                c->resolver.cancel();
-                c->health.cancel();
-                boost::beast::get_lowest_layer(c->ws).close();
+            if (auto l = link_) {
+                l->closed = true;
+                l->resolver.cancel();
+                l->tls.close();
             }
-            conn_.reset();
             const error_code aborted = boost::asio::error::operation_aborted;
-            // The entry being written completes from its write handler.
+            // Entries being written complete from their write's completion.
             queue_.remove_if([](const auto&) { return true; },
                              [&](auto&& e) {
                                  if (e.handler)
@@ -325,28 +307,28 @@ public:
         } catch (...) {
             // Posting can only fail on allocation failure; nothing sensible is left to do.
         }
-        link_ = link_state::idle;
-        run_state_ = run_state::stopped;
     }
 
     session_status status() const noexcept {
         session_status s;
-        s.running = run_state_ == run_state::running;
-        s.connected = link_up();
-        s.connections = connections_;
-        s.failed_attempts = failed_attempts_;
+        s.running = fsm_.running();
+        s.connected = fsm_.link_up();
+        s.connections = fsm_.connections();
+        s.failed_attempts = fsm_.failed_attempts();
         s.subscriptions = subs_.size();
         s.queued_messages = queue_.data_count();
         s.queued_bytes = queue_.data_bytes();
         s.pending_events = pending_.size();
         s.pending_bytes = pending_.message_bytes();
-        s.reading_paused = read_paused_;
+        s.reading_paused = fsm_.reading_paused();
+        s.dropped_unsubscribed = dropped_unsubscribed_;
         return s;
     }
 
 private:
-    enum class run_state { idle, running, stopped };
-    enum class link_state { idle, connecting, connected, backing_off, waiting_drain };
+    using link_ptr = std::shared_ptr<ws_link>;
+
+    static session_time now() noexcept { return session_clock::now(); }
 
     // ---------------------------------------------------------------- helpers
 
@@ -362,27 +344,22 @@ private:
         }
     }
 
-    bool link_up() const noexcept { return conn_ && conn_->open && !conn_->failed; }
+    std::string describe(const error_code& ec) const { return redact(ec.message(), cfg_.token); }
 
     bool over_limits() const noexcept {
         return pending_.size() >= std::max<std::size_t>(cfg_.session.max_pending_events, 1) ||
                pending_.message_bytes() >= std::max<std::size_t>(cfg_.session.max_pending_bytes, 1);
     }
 
-    static error_code map_link_error(error_code ec) {
-        if (ec == boost::beast::websocket::error::message_too_big ||
-            ec == boost::beast::websocket::error::buffer_overflow)
-            return client_errc::message_too_large;
-        return ec;
-    }
-
-    std::string describe(const error_code& ec) const { return redact(ec.message(), cfg_.token); }
-
     // Validates the config and builds what every connection shares.
     error_code prepare(diagnostics& d) {
         error_code ec;
         if (cfg_.token.empty()) {
             d.set_client_message("config.token is empty");
+            return client_errc::invalid_config;
+        }
+        if (!is_valid_nbiot_width(cfg_.session.nbiot_id_width)) {
+            d.set_client_message("config.session.nbiot_id_width must be 1 to 37");
             return client_errc::invalid_config;
         }
         auto url = parse_base_url(cfg_.base_url, ec);
@@ -403,11 +380,6 @@ private:
         return {};
     }
 
-    void push_event(event ev) {
-        event_batch_access::push(pending_, std::move(ev));
-        deliver();
-    }
-
     // Hands the pending events to a waiting async_receive.
     bool deliver() {
         if (!receive_ || pending_.empty())
@@ -415,18 +387,12 @@ private:
         event_batch out = std::move(pending_);
         arena_.reset_batch(pending_);
         receive_.post(ex_, error_code(), std::move(out));
-        after_drain();
         return true;
     }
 
-    // The application took the pending events: resume what waited for that.
-    void after_drain() {
-        if (over_limits())
-            return;
-        if (read_paused_ && link_up())
-            start_read(conn_);
-        else if (link_ == link_state::waiting_drain && !stop_requested_)
-            connect();
+    void push_event(event ev) {
+        event_batch_access::push(pending_, std::move(ev));
+        deliver();
     }
 
     // Once stopped: queued sends fail, the receiver gets what is pending, then
@@ -450,144 +416,235 @@ private:
         }
     }
 
+    // ---------------------------------------------------------------- executing decisions
+
+    void apply(const session_actions& a) {
+        using act = session_actions;
+        if (shut_down_)
+            return;
+        if (a.has(act::cancel_stage) && link_) {
+            link_->resolver.cancel();
+            link_->tls.close();
+        }
+        if (a.has(act::close_link))
+            close_link(link_, a.reason);
+        if (a.has(act::start_stage))
+            start_stage(a.stage);
+        if (a.has(act::replay)) {
+            const std::uint64_t last = queue_.push_replay(subs_.devices());
+            if (!subs_.empty())
+                log(log_level::debug,
+                    "replaying " + std::to_string(subs_.size()) + " subscription(s)");
+            apply(fsm_.replay_queued(now(), last));
+        }
+        if (a.has(act::announce_up))
+            push_event(session_connected{});
+        if (a.has(act::announce_down))
+            push_event(session_disconnected{a.reason});
+        if (a.has(act::fail_sends)) {
+            const error_code lost = client_errc::link_lost;
+            queue_.remove_if([](const auto& e) { return !e.control; },
+                             [&](auto&& e) {
+                                 if (e.handler)
+                                     e.handler->post(ex_, lost);
+                             });
+        }
+        if (a.has(act::send_pong))
+            pong_pending_ = true;
+        if (a.has(act::send_ping))
+            ping_pending_ = true;
+        if (a.has(act::send_close))
+            close_code_ = a.close_code;
+        if (a.has(act::write) || a.has(act::send_pong) || a.has(act::send_ping) ||
+            a.has(act::send_close))
+            pump_writes(link_);
+        if (a.has(act::start_read))
+            start_read(link_);
+        if (a.has(act::trim_memory)) {
+            arena_.trim();
+            if (!link_ || !link_->writing)
+                bytes().swap(wbuf_);
+        }
+        if (a.has(act::complete_run))
+            complete_run(a.reason);
+        sync_timer();
+    }
+
+    void sync_timer() {
+        const auto wake = fsm_.wake_at();
+        if (wake == armed_ || shut_down_)
+            return;
+        armed_ = wake;
+        if (!wake) {
+            timer_.cancel();
+            return;
+        }
+        timer_.expires_at(*wake);
+        timer_.async_wait([self = shared_from_this(), gen = ++timer_gen_](error_code ec) {
+            if (ec || self->shut_down_ || gen != self->timer_gen_)
+                return;
+            self->armed_.reset();
+            self->apply(self->fsm_.timer_fired(now()));
+        });
+    }
+
+    void complete_run(error_code ec) {
+        log(log_level::info, "stopped: " + describe(ec));
+        if (run_diag_ && ec == client_errc::handshake_rejected)
+            *run_diag_ = rejection_;
+        else if (run_diag_ && ec == client_errc::certificate_rejected)
+            *run_diag_ = rejection_;
+        run_diag_ = nullptr;
+        flush_stopped();
+        if (run_)
+            run_.post(ex_, ec);
+    }
+
     // ---------------------------------------------------------------- connecting
 
-    void connect() {
-        if (over_limits()) {
-            link_ = link_state::waiting_drain;
-            log(log_level::info, "pending events at their limit: connecting once the "
-                                 "application receives");
-            return;
+    void start_stage(connect_stage stage) {
+        if (stage == connect_stage::resolve) {
+            link_ = std::make_shared<ws_link>(ex_, *tls_, cfg_.session.max_message_size);
+            if (log_on(log_level::info))
+                log(log_level::info, "connecting to " + log_url_ + " (attempt " +
+                                         std::to_string(fsm_.failed_attempts() + 1) + ")");
+            if (!cfg_.tls.verify)
+                warn_tls_verification_off(cfg_.log);
         }
-        auto c = std::make_shared<ws_connection>(ex_, *tls_);
-        conn_ = c;
-        link_ = link_state::connecting;
-        if (log_on(log_level::info))
-            log(log_level::info, "connecting to " + log_url_ + " (attempt " +
-                                     std::to_string(failed_attempts_ + 1) + ")");
-        if (!cfg_.tls.verify)
-            warn_tls_verification_off(cfg_.log);
-        async_connect_tls(
-            c->ws.next_layer(), c->resolver, url_, cfg_.tls.verify, cfg_.timeouts, &c->failed_step,
-            [self = shared_from_this(), c](error_code ec) { self->on_transport(c, ec); });
-    }
-
-    void on_transport(const std::shared_ptr<ws_connection>& c, error_code ec) {
-        if (c != conn_)
-            return;
-        if (stop_requested_)
-            return abandon_attempt();
-        if (ec)
-            return attempt_failed(ec, to_string(c->failed_step));
-
-        namespace websocket = boost::beast::websocket;
-        // Beast's timeout covers the opening and closing handshakes. Idle checks are ours
-        // (health timer): Beast's would re-arm a timer on every message read.
-        websocket::stream_base::timeout t{};
-        t.handshake_timeout = cfg_.timeouts.websocket_handshake;
-        t.idle_timeout = websocket::stream_base::none();
-        t.keep_alive_pings = false;
-        c->ws.set_option(t);
-        c->ws.control_callback([conn = c.get()](websocket::frame_type, boost::beast::string_view) {
-            // Pings, pongs and close frames prove the link alive too. (`conn` owns the
-            // stream that owns this callback, so the raw pointer cannot dangle.)
-            conn->activity = true;
-            conn->pinged = false;
-        });
-        c->ws.set_option(
-            websocket::stream_base::decorator([ua = cfg_.user_agent](websocket::request_type& req) {
-                req.set(boost::beast::http::field::user_agent, ua);
-            }));
-        // The size limit is the arena's (max_size()): Beast then fails the read with
-        // buffer_overflow. Its own limit would close the stream, and the TLS teardown's
-        // error would hide the reason.
-        c->ws.read_message_max(0);
-        c->ws.binary(true);
-        c->ws.auto_fragment(false);
-        c->ws.async_handshake(
-            c->response, url_.host_header(),
-            websocket_target(url_, cfg_.token, org_id_, random_guid()),
-            [self = shared_from_this(), c](error_code e) { self->on_handshake(c, e); });
-    }
-
-    void on_handshake(const std::shared_ptr<ws_connection>& c, error_code ec) {
-        if (c != conn_)
-            return;
-        if (stop_requested_)
-            return abandon_attempt();
-        if (ec) {
-            if (ec == boost::beast::websocket::error::upgrade_declined) {
-                const int status = c->response.result_int();
-                if (status >= 400 && status < 500 && status != 408 && status != 429)
-                    return rejected(*c, status);
-                return attempt_failed(ec,
-                                      "WebSocket handshake (HTTP " + std::to_string(status) + ")");
+        link_ptr l = link_;
+        l->stage_busy = true;
+        auto done = [self = shared_from_this(), l](error_code ec) {
+            l->stage_busy = false;
+            if (self->stale(l))
+                return;
+            self->stage_finished(ec);
+        };
+        switch (stage) {
+        case connect_stage::resolve:
+            l->resolver.async_resolve(
+                url_.host, url_.port,
+                [done, l](error_code ec, boost::asio::ip::tcp::resolver::results_type r) {
+                    l->endpoints = std::move(r);
+                    done(ec);
+                });
+            break;
+        case connect_stage::connect:
+            boost::asio::async_connect(
+                l->tls.socket(), l->endpoints,
+                [done](error_code ec, const boost::asio::ip::tcp::endpoint&) { done(ec); });
+            break;
+        case connect_stage::tls_handshake: {
+            error_code ec;
+            l->tls.prepare(url_, cfg_.tls.verify, ec);
+            if (ec) {
+                boost::asio::post(ex_, [done, ec] { done(ec); });
+                break;
             }
-            return attempt_failed(ec, "WebSocket handshake");
+            l->tls.async_handshake(done);
+            break;
         }
-        c->open = true;
-        c->response = {};
-        link_ = link_state::connected;
-        ++connections_;
-        log(log_level::info, "connected to " + log_url_ + " (after " +
-                                 std::to_string(failed_attempts_ + 1) + " attempt" +
-                                 (failed_attempts_ == 0 ? "" : "s") + ")");
-        failed_attempts_ = 0;
-        backoff_.reset();
-        // The replay goes first, in one batch, ahead of the queued sends; the application
-        // hears of the link once it is written, so what devices send from then on reaches
-        // this session (as far as the protocol, which has no acknowledgement, allows).
-        c->announce_after = queue_.push_replay(subs_.devices());
-        if (!subs_.empty())
-            log(log_level::debug, "replaying " + std::to_string(subs_.size()) + " subscription(s)");
-        if (c->announce_after == 0)
-            announce(*c);
-        start_read(c);
-        start_write(c);
-        start_health(c);
-    }
-
-    void announce(ws_connection& c) {
-        c.announced = true;
-        push_event(session_connected{});
-    }
-
-    // ---------------------------------------------------------------- health
-
-    void start_health(const std::shared_ptr<ws_connection>& c) {
-        if (cfg_.session.idle_timeout.count() <= 0)
-            return;
-        c->health.expires_after(
-            std::max(cfg_.session.idle_timeout / 2, std::chrono::milliseconds(1)));
-        c->health.async_wait(
-            [self = shared_from_this(), c](error_code ec) { self->on_health(c, ec); });
-    }
-
-    // Every idle_timeout / 2: silence -> ping; silence again -> the link is dead.
-    void on_health(const std::shared_ptr<ws_connection>& c, error_code ec) {
-        if (ec || shut_down_ || c->failed || c != conn_)
-            return;
-        if (c->activity || read_paused_) {
-            // (While reading is paused nothing can be observed: no verdict.)
-            c->activity = false;
-            c->pinged = false;
-        } else if (!c->pinged) {
-            c->pinged = true;
-            c->ping_requested = true;
-            start_write(c);
-        } else {
-            log(log_level::warning, "nothing received from " + log_url_ + " for " +
-                                        std::to_string(cfg_.session.idle_timeout.count()) +
-                                        " ms: link is dead");
-            return link_failed(c, boost::beast::error::timeout);
+        case connect_stage::upgrade:
+            start_upgrade(l);
+            break;
         }
-        start_health(c);
     }
 
-    void rejected(const ws_connection& c, int status) {
+    void stage_finished(error_code ec) {
+        const connect_stage stage = fsm_.stage();
+        if (ec && fsm_.running() && !fsm_.stop_requested()) {
+            std::string why = describe(ec);
+            if (ec == client_errc::certificate_rejected) {
+                why += ": " + link_->tls.verify_failure();
+                rejection_ = {};
+                rejection_.set_client_message("TLS certificate rejected: " +
+                                              link_->tls.verify_failure());
+            }
+            log(log_level::warning, "connection attempt " +
+                                        std::to_string(fsm_.failed_attempts() + 1) + " to " +
+                                        log_url_ + " failed at " + to_string(stage) + ": " + why);
+        }
+        apply(fsm_.stage_done(now(), ec));
+    }
+
+    void start_upgrade(const link_ptr& l) {
+        namespace http = boost::beast::http;
+        l->key = ws_make_key();
+        l->request = ws_upgrade_request(url_.host_header(),
+                                        websocket_target(url_, cfg_.token, org_id_, random_guid()),
+                                        l->key, cfg_.user_agent);
+        http::async_write(l->tls, l->request,
+                          [self = shared_from_this(), l](error_code ec, std::size_t) {
+                              l->request = {};
+                              if (self->stale(l)) {
+                                  l->stage_busy = false;
+                                  return;
+                              }
+                              if (ec) {
+                                  l->stage_busy = false;
+                                  return self->upgrade_finished(l, ec, 0);
+                              }
+                              l->response.emplace();
+                              l->response->header_limit(16 * 1024);
+                              l->response->body_limit(64 * 1024);
+                              http::async_read(l->tls, l->upgrade_buffer, *l->response,
+                                               [self, l](error_code ec2, std::size_t) {
+                                                   l->stage_busy = false;
+                                                   if (self->stale(l))
+                                                       return;
+                                                   self->upgrade_answered(l, ec2);
+                                               });
+                          });
+    }
+
+    void upgrade_answered(const link_ptr& l, error_code ec) {
+        if (ec)
+            return upgrade_finished(l, ec, 0);
+        const auto& res = l->response->get();
+        const int status = res.result_int();
+        std::string why;
+        ec = ws_check_upgrade_response(res, l->key, why);
+        if (ec == client_errc::handshake_rejected) {
+            rejection_ = rejection_diagnostics(status, res.body());
+        } else if (!ec) {
+            // Frames the server sent right behind its answer: the start of the stream.
+            const auto extra = l->upgrade_buffer.data();
+            if (extra.size() != 0) {
+                auto room = arena_.prepare(extra.size());
+                std::memcpy(room.data(), extra.data(), extra.size());
+                arena_.commit(extra.size());
+            }
+        }
+        l->response.reset();
+        l->upgrade_buffer = boost::beast::flat_buffer();
+        if (ec && ec != client_errc::handshake_rejected)
+            log(log_level::warning, "WebSocket upgrade to " + log_url_ + " failed: " + why);
+        upgrade_finished(l, ec, status);
+    }
+
+    void upgrade_finished(const link_ptr& l, error_code ec, int status) {
+        if (!ec) {
+            l->opened = true;
+            l->first_read = true;
+            log(log_level::info, "connected to " + log_url_ + " (after " +
+                                     std::to_string(fsm_.failed_attempts() + 1) + " attempt" +
+                                     (fsm_.failed_attempts() == 0 ? "" : "s") + ")");
+        } else if (ec == client_errc::handshake_rejected) {
+            const bool permanent =
+                classify_failure(connect_stage::upgrade, ec, status,
+                                 cfg_.session.retry_tls_failures) == failure_class::permanent;
+            log(permanent ? log_level::error : log_level::warning,
+                "WebSocket upgrade to " + log_url_ + " rejected: " + rejection_.to_string());
+        } else if (fsm_.running() && !fsm_.stop_requested()) {
+            log(log_level::warning, "connection attempt " +
+                                        std::to_string(fsm_.failed_attempts() + 1) + " to " +
+                                        log_url_ + " failed at WebSocket upgrade: " + describe(ec));
+        }
+        apply(fsm_.upgrade_done(now(), ec, status));
+    }
+
+    diagnostics rejection_diagnostics(int status, const std::string& body) const {
         diagnostics d;
         d.set_http_status(status);
-        const std::string& body = c.response.body();
         auto j = nlohmann::json::parse(body, nullptr, false);
         if (!j.is_discarded() && j.is_object()) {
             auto code = j.find("code");
@@ -597,265 +654,316 @@ private:
             if (msg != j.end() && msg->is_string())
                 d.set_server_message(redact(msg->get<std::string>(), cfg_.token));
         }
+        const bool permanent = status >= 400 && status < 500 && status != 408 && status != 429;
         d.set_client_message("the server refused the WebSocket upgrade with HTTP " +
-                             std::to_string(status) + "; not retrying");
-        log(log_level::error, "WebSocket upgrade to " + log_url_ + " rejected: " + d.to_string());
-        conn_.reset();
-        finish_run(client_errc::handshake_rejected, &d);
+                             std::to_string(status) + (permanent ? "; not retrying" : ""));
+        return d;
     }
 
-    void attempt_failed(error_code ec, const std::string& step) {
-        conn_.reset();
-        ++failed_attempts_;
-        log(log_level::warning, "connection attempt " + std::to_string(failed_attempts_) + " to " +
-                                    log_url_ + " failed at " + step + ": " + describe(ec));
-        schedule_reconnect();
-    }
-
-    // stop() interrupted a connection attempt.
-    void abandon_attempt() {
-        conn_.reset();
-        finish_run(stop_reason_, nullptr);
-    }
-
-    void schedule_reconnect() {
-        const auto delay = backoff_.next();
-        link_ = link_state::backing_off;
-        log(log_level::info, "reconnecting in " + std::to_string(delay.count()) + " ms (attempt " +
-                                 std::to_string(failed_attempts_ + 1) + ")");
-        timer_.expires_after(delay);
-        timer_.async_wait([self = shared_from_this()](error_code) {
-            if (self->shut_down_ || self->link_ != link_state::backing_off)
-                return;
-            if (self->stop_requested_)
-                return self->finish_run(self->stop_reason_, nullptr);
-            self->connect();
-        });
+    // A completion of a link that is no longer the current one (or closed): only its
+    // teardown matters.
+    bool stale(const link_ptr& l) {
+        if (shut_down_)
+            return true;
+        if (l != link_ || l->closed) {
+            link_io_done(l);
+            return true;
+        }
+        return false;
     }
 
     // ---------------------------------------------------------------- the link
 
-    void start_read(const std::shared_ptr<ws_connection>& c) {
-        if (c->failed || c->closing || c->reading || !c->open)
+    void close_link(const link_ptr& l, const error_code& reason) {
+        if (!l || l->closed)
             return;
-        if (over_limits()) {
-            if (!read_paused_) {
-                read_paused_ = true; // (and the health checks give no verdict meanwhile)
-                if (log_on(log_level::debug))
-                    log(log_level::debug,
-                        "reading paused: " + std::to_string(pending_.size()) + " events, " +
-                            std::to_string(pending_.message_bytes()) + " bytes pending");
+        l->closed = true;
+        if (!l->writing && !l->stage_busy)
+            l->tls.shutdown_send(); // close_notify, when it can go at once
+        l->resolver.cancel();
+        l->tls.close();
+        if (l->opened) {
+            if (fsm_.stop_requested()) {
+                log(log_level::info, "link to " + log_url_ + " closed");
+            } else {
+                std::string extra;
+                if (reason == boost::beast::websocket::error::closed)
+                    extra = " (close code " + std::to_string(fsm_.peer_close_code()) + ")";
+                log(log_level::warning,
+                    "link to " + log_url_ + " lost: " + describe(reason) + extra);
             }
+        }
+        link_io_done(l);
+    }
+
+    // Once a closed link has no I/O in flight, the machine hears of it (posted: the
+    // caller may be in the middle of applying actions).
+    void link_io_done(const link_ptr& l) {
+        if (!l->closed || l->reported || l->reading || l->writing || l->stage_busy || l != link_)
             return;
-        }
-        if (read_paused_) {
-            read_paused_ = false;
-            c->activity = true; // the silence was ours
-            log(log_level::debug, "reading resumed");
-        }
-        c->reading = true;
-        c->ws.async_read(arena_, [self = shared_from_this(), c](error_code ec, std::size_t) {
-            self->on_read(c, ec);
+        l->reported = true;
+        boost::asio::post(ex_, [self = shared_from_this(), l] {
+            if (self->shut_down_ || l != self->link_)
+                return;
+            self->link_finished();
         });
     }
 
-    void on_read(const std::shared_ptr<ws_connection>& c, error_code ec) {
-        c->reading = false;
-        if (shut_down_)
-            return;
-        if (ec) {
-            arena_.discard_message();
-            if (!c->failed)
-                return link_failed(c, map_link_error(ec));
-            return maybe_teardown(c);
-        }
-        c->activity = true;
-        c->pinged = false;
-        arena_.finish_message(pending_, c->ws.got_text());
-        ++messages_read_;
-        if (log_on(log_level::debug)) {
-            if (auto* pe = std::get_if<protocol_error>(&pending_.back()))
-                log(log_level::debug, "ignored a message from the server: " + pe->ec.message());
-        }
-        if (c->failed) {
-            deliver();
-            return maybe_teardown(c);
-        }
-        // Read on first, then let the receiver have the batch: see schedule_flush().
-        start_read(c);
-        schedule_flush();
-    }
-
-    // Hands the pending events to a waiting receiver once reading would wait for the
-    // network. Beast completes a read whose data is already buffered by posting its
-    // handler; the flush is posted after the next read started, so it runs after such a
-    // completion and simply goes round again while reads keep completing at once. So a
-    // burst arrives in few batches (one async_receive per batch, not per message), and a
-    // lone message is delivered after one extra trip through the executor. A batch is
-    // delivered at the latest when it reaches flush_batch_events.
-    void schedule_flush() {
-        if (!receive_ || pending_.empty() || flush_posted_)
-            return;
-        flush_posted_ = true;
-        flush_mark_ = messages_read_;
-        flush_idle_rounds_ = 0;
-        boost::asio::post(ex_, [self = shared_from_this()] { self->on_flush(); });
-    }
-
-    void on_flush() {
-        flush_posted_ = false;
-        if (shut_down_)
-            return;
-        if (messages_read_ != flush_mark_)
-            flush_idle_rounds_ = 0;
-        else
-            ++flush_idle_rounds_;
-        const bool reads_flowing =
-            flush_idle_rounds_ < flush_max_idle_rounds && link_up() && conn_->reading;
-        if (reads_flowing && pending_.size() < flush_batch_events &&
-            pending_.message_bytes() < flush_batch_bytes) {
-            flush_posted_ = true;
-            flush_mark_ = messages_read_;
-            boost::asio::post(ex_, [self = shared_from_this()] { self->on_flush(); });
-            return;
-        }
-        deliver();
-    }
-
-    void start_write(const std::shared_ptr<ws_connection>& c) {
-        if (!c || !c->open || c->failed || c->writing || c->closing)
-            return;
-        if (stop_requested_)
-            return begin_close(c);
-        if (c->ping_requested) {
-            c->ping_requested = false;
-            c->writing = true;
-            c->ws.async_ping({}, [self = shared_from_this(), c](error_code ec) {
-                c->writing = false;
-                if (self->shut_down_)
-                    return;
-                if (ec) {
-                    if (!c->failed)
-                        return self->link_failed(c, map_link_error(ec));
-                    return self->maybe_teardown(c);
-                }
-                if (c->failed)
-                    return self->maybe_teardown(c);
-                self->start_write(c);
-            });
-            return;
-        }
-        if (queue_.empty())
-            return;
-        auto& e = queue_.start_front();
-        c->writing = true;
-        c->ws.async_write(
-            boost::asio::buffer(e.data),
-            [self = shared_from_this(), c](error_code ec, std::size_t) { self->on_write(c, ec); });
-    }
-
-    void on_write(const std::shared_ptr<ws_connection>& c, error_code ec) {
-        c->writing = false;
-        auto e = queue_.pop_front();
-        const error_code result = !ec ? error_code() : c->failed ? c->reason : map_link_error(ec);
-        if (e.handler)
-            e.handler->post(
-                ex_, shut_down_ && ec ? error_code(boost::asio::error::operation_aborted) : result);
-        queue_.recycle(std::move(e.data));
-        if (shut_down_)
-            return;
-        if (!ec && e.id == c->announce_after && !c->failed)
-            announce(*c);
-        if (ec) {
-            if (!c->failed)
-                return link_failed(c, map_link_error(ec));
-            return maybe_teardown(c);
-        }
-        if (c->failed)
-            return maybe_teardown(c);
-        start_write(c);
-    }
-
-    void begin_close(const std::shared_ptr<ws_connection>& c) {
-        if (c->closing || c->failed)
-            return;
-        c->closing = true;
-        c->ws.async_close(boost::beast::websocket::close_code::normal,
-                          [self = shared_from_this(), c](error_code) {
-                              c->closing = false;
-                              if (self->shut_down_)
-                                  return;
-                              if (!c->failed)
-                                  return self->link_failed(c, self->stop_reason_);
-                              self->maybe_teardown(c);
-                          });
-    }
-
-    void link_failed(const std::shared_ptr<ws_connection>& c, error_code reason) {
-        if (c->failed)
-            return;
-        c->failed = true;
-        c->reason = reason;
-        c->health.cancel();
-        error_code ignored;
-        boost::beast::get_lowest_layer(c->ws).socket().close(ignored);
-        maybe_teardown(c);
-    }
-
-    void maybe_teardown(const std::shared_ptr<ws_connection>& c) {
-        if (c->reading || c->writing || c->closing || c != conn_)
-            return;
-        teardown(c);
-    }
-
-    // The link's read and write are over: report, clean up, and reconnect or finish.
-    void teardown(const std::shared_ptr<ws_connection>& c) {
-        conn_.reset();
-        link_ = link_state::idle;
-        read_paused_ = false;
-        timer_.cancel();
-        // Subscription frames not written yet: the next link replays them anyway.
+    void link_finished() {
+        // Subscription frames not written: the next link replays them anyway.
         queue_.remove_if([](const auto& e) { return e.control; },
                          [&](auto&& e) {
                              if (e.handler)
                                  e.handler->post(ex_, error_code());
                          });
-        const error_code reason = stop_requested_ ? stop_reason_ : c->reason;
-        if (c->announced)
-            push_event(session_disconnected{reason});
-        if (stop_requested_) {
-            log(log_level::info, "link to " + log_url_ + " closed");
-            return finish_run(stop_reason_, nullptr);
-        }
-        std::string extra;
-        if (c->reason == boost::beast::websocket::error::closed)
-            extra = " (close code " + std::to_string(c->ws.reason().code) + ")";
-        log(log_level::warning, "link to " + log_url_ + " lost: " + describe(c->reason) + extra);
-        if (cfg_.session.when_disconnected == send_policy::fail) {
-            const error_code lost = client_errc::link_lost;
-            queue_.remove_if([](const auto& e) { return !e.control; },
-                             [&](auto&& e) {
-                                 if (e.handler)
-                                     e.handler->post(ex_, lost);
-                             });
-        }
-        schedule_reconnect();
+        arena_.reset_region();
+        pong_pending_ = ping_pending_ = false;
+        close_code_ = 0;
+        wbuf_.clear();
+        woff_ = 0;
+        link_.reset();
+        auto a = fsm_.link_closed(now());
+        if (!a.has(session_actions::complete_run) && fsm_.phase() == session_phase::backing_off)
+            log(log_level::info, "reconnecting in " + std::to_string(fsm_.last_delay().count()) +
+                                     " ms (attempt " + std::to_string(fsm_.failed_attempts() + 1) +
+                                     ")");
+        apply(a);
     }
 
-    void finish_run(error_code ec, const diagnostics* d) {
-        link_ = link_state::idle;
-        run_state_ = run_state::stopped;
-        stop_requested_ = false;
-        read_paused_ = false;
-        timer_.cancel();
-        if (run_diag_ && d)
-            *run_diag_ = *d;
-        run_diag_ = nullptr;
-        flush_stopped();
-        log(log_level::info, "stopped: " + describe(ec));
-        if (run_)
-            run_.post(ex_, ec);
+    void start_read(const link_ptr& l) {
+        if (!l || l->reading || l->closed || fsm_.reading_paused())
+            return;
+        l->reading = true;
+        if (l->first_read) {
+            // Frames may have come with the upgrade's answer: parse before waiting.
+            l->first_read = false;
+            boost::asio::post(ex_, [self = shared_from_this(), l] { self->on_readable(l, {}); });
+            return;
+        }
+        l->tls.socket().async_wait(
+            boost::asio::socket_base::wait_read,
+            [self = shared_from_this(), l](error_code ec) { self->on_readable(l, ec); });
     }
+
+    // The socket is readable (or bytes wait in the region): read and parse everything
+    // there is, within a budget so that other work gets its turn.
+    void on_readable(const link_ptr& l, error_code ec) {
+        l->reading = false;
+        if (stale(l))
+            return;
+        if (ec)
+            return apply(fsm_.io_failed(now(), ec));
+        const session_time t = now();
+        std::size_t device_frames = 0;
+        std::size_t budget = read_budget;
+        bool go_on = parse(l, t, device_frames);
+        while (go_on) {
+            auto room = arena_.prepare(l->reader.wanted());
+            const tls_attempt r = l->tls.try_read(room);
+            if (r.what != tls_attempt::next::done)
+                break; // (wait_write: the next read attempt retries after readability)
+            if (r.ec) {
+                ec = r.ec;
+                break;
+            }
+            arena_.commit(r.bytes);
+            go_on = parse(l, t, device_frames);
+            if (r.bytes >= budget)
+                break;
+            budget -= r.bytes;
+        }
+        deliver();
+        if (l->closed)
+            return link_io_done(l);
+        if (ec)
+            return apply(fsm_.io_failed(t, ec));
+        apply(fsm_.data_received(t, device_frames, over_limits()));
+    }
+
+    // Every complete frame in the region. Returns false once the link should read no more.
+    bool parse(const link_ptr& l, session_time t, std::size_t& device_frames) {
+        for (;;) {
+            const ws_event ev = l->reader.next(arena_.region(), arena_.region_size());
+            switch (ev.kind) {
+            case ws_event_kind::need_more:
+                return !l->closed;
+            case ws_event_kind::message: {
+                const bytes_view msg(arena_.region() + ev.offset, ev.size);
+                std::optional<device_number> dev;
+                switch (arena_.append(pending_, msg, ev.text, filter_, &dev)) {
+                case message_outcome::device:
+                    ++device_frames;
+                    break;
+                case message_outcome::error:
+                    if (log_on(log_level::debug))
+                        log(log_level::debug,
+                            "ignored a message from the server: " +
+                                std::get<protocol_error>(pending_.back()).ec.message());
+                    break;
+                case message_outcome::unsubscribed:
+                    note_unsubscribed(*dev);
+                    break;
+                }
+                break;
+            }
+            case ws_event_kind::ping:
+                pong_size_ = std::min(ev.size, pong_payload_.size());
+                std::memcpy(pong_payload_.data(), arena_.region() + ev.offset, pong_size_);
+                apply(fsm_.ping_received(t));
+                break;
+            case ws_event_kind::pong:
+                break;
+            case ws_event_kind::close:
+                apply(fsm_.close_received(t, ev.close_code));
+                break;
+            case ws_event_kind::fail:
+                log(log_level::warning, "WebSocket protocol error from " + log_url_ + ": " +
+                                            describe(ev.ec) + " (closing with " +
+                                            std::to_string(ev.close_code) + ")");
+                apply(fsm_.protocol_failed(t, ev.ec, ev.close_code));
+                return false;
+            }
+            arena_.release(l->reader.releasable());
+            if (l->closed)
+                return false;
+        }
+    }
+
+    void note_unsubscribed(const device_number& d) {
+        ++dropped_unsubscribed_;
+        if (!log_on(log_level::debug) || logged_unsubscribed_.size() >= max_logged_devices)
+            return;
+        if (logged_unsubscribed_.insert(d).second)
+            log(log_level::debug, "dropping frames of " + d.str() + ", which is not subscribed");
+    }
+
+    // Appends one client frame (masked) to the write buffer.
+    void append_frame(ws_opcode op, const std::uint8_t* payload, std::size_t n) {
+        const auto key = masks_.next();
+        const std::size_t at = wbuf_.size();
+        wbuf_.resize(at + ws_max_header_size + n);
+        const std::size_t h = ws_write_header(wbuf_.data() + at, op, n, key);
+        if (n != 0) {
+            std::memcpy(wbuf_.data() + at + h, payload, n);
+            ws_mask(wbuf_.data() + at + h, n, key);
+        }
+        wbuf_.resize(at + h + n);
+    }
+
+    // Builds the next write: control frames first, then queued frames, the close frame last.
+    bool build_write(ws_link& l) {
+        wbuf_.clear();
+        woff_ = 0;
+        l.frames_in_write = 0;
+        l.close_in_write = false;
+        if (pong_pending_) {
+            pong_pending_ = false;
+            append_frame(ws_opcode::pong, pong_payload_.data(), pong_size_);
+        }
+        if (ping_pending_) {
+            ping_pending_ = false;
+            append_frame(ws_opcode::ping, nullptr, 0);
+        }
+        if (fsm_.may_write()) {
+            while (queue_.has_unstarted() && wbuf_.size() < write_batch) {
+                auto& e = queue_.start_front();
+                append_frame(ws_opcode::binary, e.data.data(), e.data.size());
+                l.last_id = e.id;
+                ++l.frames_in_write;
+            }
+        }
+        if (close_code_ != 0 && !fsm_.may_write() && l.frames_in_write == 0) {
+            std::array<std::uint8_t, 125> payload{};
+            const std::size_t n = ws_close_payload(payload.data(), close_code_, {});
+            append_frame(ws_opcode::close, payload.data(), n);
+            close_code_ = 0;
+            l.close_in_write = true;
+        }
+        return !wbuf_.empty();
+    }
+
+    // Writes until there is nothing to write or the socket is full.
+    void pump_writes(const link_ptr& l) {
+        if (!l || !l->opened || l->closed || l->writing || pumping_)
+            return;
+        pumping_ = true;
+        while (!l->closed && !l->writing) {
+            if (woff_ == wbuf_.size() && !build_write(*l))
+                break;
+            const tls_attempt r = l->tls.try_write(
+                boost::asio::const_buffer(wbuf_.data() + woff_, wbuf_.size() - woff_));
+            if (r.what != tls_attempt::next::done) {
+                l->writing = true;
+                l->tls.socket().async_wait(
+                    r.what == tls_attempt::next::wait_read ? boost::asio::socket_base::wait_read
+                                                           : boost::asio::socket_base::wait_write,
+                    [self = shared_from_this(), l](error_code ec) {
+                        l->writing = false;
+                        if (self->stale(l)) {
+                            self->write_failed(*l, boost::asio::error::operation_aborted);
+                            return;
+                        }
+                        if (ec) {
+                            self->write_failed(*l, ec);
+                            return self->apply(self->fsm_.io_failed(now(), ec));
+                        }
+                        self->pump_writes(l);
+                    });
+                break;
+            }
+            if (r.ec) {
+                write_failed(*l, r.ec);
+                pumping_ = false;
+                return apply(fsm_.io_failed(now(), r.ec));
+            }
+            woff_ += r.bytes;
+            if (woff_ == wbuf_.size())
+                write_done(*l);
+        }
+        pumping_ = false;
+    }
+
+    void write_done(ws_link& l) {
+        for (; l.frames_in_write != 0; --l.frames_in_write) {
+            auto e = queue_.pop_front();
+            if (e.handler)
+                e.handler->post(ex_, error_code());
+            queue_.recycle(std::move(e.data));
+        }
+        const session_time t = now();
+        if (l.last_id != 0)
+            apply(fsm_.written(t, l.last_id));
+        if (l.close_in_write) {
+            l.close_in_write = false;
+            apply(fsm_.close_written(t));
+        }
+    }
+
+    // The frames of a write that failed complete with the link's error (or
+    // operation_aborted when the session is going away).
+    void write_failed(ws_link& l, error_code ec) {
+        const error_code result =
+            shut_down_ ? error_code(boost::asio::error::operation_aborted) : map_link_error(ec);
+        for (; l.frames_in_write != 0; --l.frames_in_write) {
+            auto e = queue_.pop_front();
+            if (e.handler)
+                e.handler->post(ex_, result);
+            queue_.recycle(std::move(e.data));
+        }
+        l.close_in_write = false;
+        wbuf_.clear();
+        woff_ = 0;
+    }
+
+    static error_code map_link_error(error_code ec) {
+        if (ec == boost::asio::error::operation_aborted)
+            return make_error_code(client_errc::link_lost);
+        return ec;
+    }
+
+    static constexpr std::size_t read_budget = 256 * 1024;
+    static constexpr std::size_t write_batch = 64 * 1024;
+    static constexpr std::size_t max_logged_devices = 1024;
 
     boost::asio::any_io_executor ex_;
     config cfg_;
@@ -864,34 +972,36 @@ private:
     std::string log_url_;
     std::shared_ptr<boost::asio::ssl::context> tls_;
 
-    run_state run_state_ = run_state::idle;
-    link_state link_ = link_state::idle;
-    bool stop_requested_ = false;
+    session_fsm fsm_;
+    boost::asio::steady_timer timer_;
+    std::optional<session_time> armed_;
+    std::uint64_t timer_gen_ = 0;
     bool shut_down_ = false;
-    bool read_paused_ = false;
-    error_code stop_reason_;
+
     stored_void_handler run_;
     diagnostics* run_diag_ = nullptr;
-    std::shared_ptr<ws_connection> conn_;
-    backoff backoff_;
-    boost::asio::steady_timer timer_; // backoff, and the close deadline when stopping
-    unsigned failed_attempts_ = 0;
-    std::size_t connections_ = 0;
+    diagnostics rejection_;
+    link_ptr link_;
 
     subscription_tracker subs_;
     send_queue<stored_void_handler> queue_;
+    ws_mask_source masks_;
+    bytes wbuf_;
+    std::size_t woff_ = 0;
+    bool pumping_ = false;
+    bool pong_pending_ = false;
+    bool ping_pending_ = false;
+    std::uint16_t close_code_ = 0;
+    std::array<std::uint8_t, 125> pong_payload_{};
+    std::size_t pong_size_ = 0;
 
     event_arena arena_;
+    receive_filter filter_;
     event_batch pending_;
     stored_receive_handler receive_;
     std::uint64_t receive_id_ = 0;
-    std::uint64_t messages_read_ = 0;
-    std::uint64_t flush_mark_ = 0;
-    bool flush_posted_ = false;
-    unsigned flush_idle_rounds_ = 0;
-    static constexpr unsigned flush_max_idle_rounds = 2;
-    static constexpr std::size_t flush_batch_events = 1024;
-    static constexpr std::size_t flush_batch_bytes = 1024 * 1024;
+    std::size_t dropped_unsubscribed_ = 0;
+    std::unordered_set<device_number> logged_unsubscribed_;
 };
 
 // ------------------------------------------------------------------ the session's calls
