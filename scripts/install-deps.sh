@@ -8,6 +8,8 @@ packages=(
     libboost1.81-dev libssl-dev nlohmann-json3-dev
     catch2 libcli11-dev libbenchmark-dev
     curl ca-certificates python3 doxygen
+    python3-websockets # a WebSocket peer that is not ours, in the session's tests
+    node-ws            # Node.js's ws package: the benchmarks' side-by-side peer
     clang libclang-rt-14-dev lld # the fuzz targets (libFuzzer), and quicker links
 )
 
