@@ -1,14 +1,20 @@
 // Receive rate of atomcloud::session against a local TLS WebSocket server that is not the
-// bottleneck, next to a bare Beast async_read loop on the same setup (the baseline).
+// bottleneck, next to peers timed in the same run on the same stream:
+//  - a synchronous Beast read loop (the transport's ceiling: no scheduler in the way; that
+//    it reads far faster than the others also shows the server is not what limits them),
+//  - a bare Beast async_read loop,
+//  - Node.js's `ws` package, when `node` and `ws` are installed (Debian: nodejs, node-ws).
 //
 // The server accepts one client (Beast does the TLS and WebSocket handshakes), then writes
 // pre-encoded server frames (unmasked 0x82 binary frames, each carrying an encoded 0x06
 // device message) in large chunks straight to the TLS stream: almost no work per message.
-// The clients count device messages from the first one to the last.
+// The clients count device messages from the first one to the last. The session's run
+// also counts heap allocations between its first and last message (this program replaces
+// the global operator new to count them).
 //
-//   session_receive_rate            full run (use a Release build for figures)
+//   session_receive_rate            full run: rounds of every client, interleaved; medians
 //   session_receive_rate --smoke    a quick run that only checks it all works
-//   session_receive_rate beast|session [payload] [count]   one client only (for profiling)
+//   session_receive_rate beast|sync|session|node [payload] [count]   one client (profiling)
 #include <atomcloud/frame.hpp>
 #include <atomcloud/session.hpp>
 
@@ -28,10 +34,15 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <memory>
+#include <new>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -43,6 +54,9 @@ namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
+
+// Heap allocations of the whole process, counted.
+std::atomic<std::size_t> g_allocations{0};
 
 namespace {
 
@@ -223,8 +237,59 @@ result run_beast(const tls_material& m, std::size_t payload_size, std::size_t co
     return r;
 }
 
+// The ceiling: Beast's synchronous read, no scheduler involved.
+result run_beast_sync(const tls_material& m, std::size_t payload_size, std::size_t count) {
+    flood_server server(m, payload_size, count);
+    asio::io_context io;
+    ssl::context ctx(ssl::context::tls_client);
+    ctx.add_certificate_authority(asio::buffer(m.cert_pem));
+    ctx.set_verify_mode(ssl::verify_peer);
+    websocket::stream<beast::ssl_stream<tcp::socket>> ws(io, ctx);
+    beast::get_lowest_layer(ws).connect(
+        tcp::endpoint(asio::ip::make_address("127.0.0.1"), server.port()));
+    ws.next_layer().handshake(ssl::stream_base::client);
+    ws.handshake("127.0.0.1", "/connection/t/org/1?token=x");
+    beast::flat_buffer buffer;
+    result r;
+    clock_type::time_point first;
+    while (r.messages < count) {
+        ws.read(buffer);
+        if (r.messages++ == 0)
+            first = clock_type::now();
+        buffer.consume(buffer.size());
+    }
+    r.seconds = std::chrono::duration<double>(clock_type::now() - first).count();
+    ws.close(websocket::close_code::normal);
+    return r;
+}
+
+// Node.js's ws package, in a child process; nothing when node or ws is missing.
+std::optional<result> run_node(const tls_material& m, std::size_t payload_size, std::size_t count) {
+    static const bool available =
+        std::system("NODE_PATH=/usr/share/nodejs node -e \"require('ws')\" >/dev/null 2>&1") == 0;
+    if (!available)
+        return std::nullopt;
+    flood_server server(m, payload_size, count);
+    const std::string ca = "/tmp/atomcloud-bench-ca-" + std::to_string(server.port()) + ".pem";
+    std::ofstream(ca) << m.cert_pem;
+    const std::string cmd = "NODE_PATH=/usr/share/nodejs node " ATOMCLOUD_BENCH_DIR
+                            "/session_receive_node.js " +
+                            std::to_string(server.port()) + " " + ca + " " + std::to_string(count);
+    FILE* pipe = ::popen(cmd.c_str(), "r");
+    if (!pipe)
+        return std::nullopt;
+    result r;
+    const int n = std::fscanf(pipe, "%zu %lf", &r.messages, &r.seconds);
+    ::pclose(pipe);
+    std::remove(ca.c_str());
+    if (n != 2)
+        throw std::runtime_error("the node peer failed");
+    return r;
+}
+
 // Ours: a session, async_receive in a loop, batches recycled.
-result run_session(const tls_material& m, std::size_t payload_size, std::size_t count) {
+result run_session(const tls_material& m, std::size_t payload_size, std::size_t count,
+                   double* allocs_per_message = nullptr) {
     flood_server server(m, payload_size, count);
     asio::io_context io;
     atomcloud::config cfg;
@@ -234,11 +299,13 @@ result run_session(const tls_material& m, std::size_t payload_size, std::size_t 
     cfg.session.max_pending_events = 1 << 20;
     cfg.session.max_pending_bytes = 64 << 20;
     atomcloud::session s(io.get_executor(), cfg, 1);
+    s.async_subscribe(device, [](atomcloud::error_code) {});
     atomcloud::error_code run_ec;
     s.async_run([&](atomcloud::error_code ec) { run_ec = ec; });
 
     result r;
     std::size_t batches = 0;
+    std::size_t allocs_first = 0, allocs_last = 0, messages_first = 0;
     clock_type::time_point first, last;
     std::function<void(atomcloud::error_code, atomcloud::event_batch)> on_batch =
         [&](atomcloud::error_code ec, atomcloud::event_batch batch) {
@@ -249,6 +316,10 @@ result run_session(const tls_material& m, std::size_t payload_size, std::size_t 
                 if (auto* msg = std::get_if<atomcloud::device_message>(&ev)) {
                     if (r.messages++ == 0)
                         first = clock_type::now();
+                    if (r.messages == count / 10) { // steady state from here on
+                        allocs_first = g_allocations.load();
+                        messages_first = r.messages;
+                    }
                     if (msg->payload.size() != payload_size)
                         throw std::runtime_error("wrong payload size");
                 }
@@ -256,6 +327,7 @@ result run_session(const tls_material& m, std::size_t payload_size, std::size_t 
             s.recycle(std::move(batch));
             if (r.messages >= count) {
                 last = clock_type::now();
+                allocs_last = g_allocations.load();
                 s.stop();
                 return;
             }
@@ -266,8 +338,14 @@ result run_session(const tls_material& m, std::size_t payload_size, std::size_t 
     if (run_ec != atomcloud::client_errc::session_stopped)
         throw std::runtime_error("session ended with: " + run_ec.message());
     r.seconds = std::chrono::duration<double>(last - first).count();
-    std::printf("    (session: %zu batches, %.1f messages per batch)\n", batches,
-                static_cast<double>(r.messages) / static_cast<double>(batches));
+    const double per_message = static_cast<double>(allocs_last - allocs_first) /
+                               static_cast<double>(r.messages - messages_first);
+    if (allocs_per_message)
+        *allocs_per_message = per_message;
+    std::printf("    (session: %zu batches, %.1f messages per batch, %.4f heap allocations per "
+                "message in the steady state)\n",
+                batches, static_cast<double>(r.messages) / static_cast<double>(batches),
+                per_message);
     return r;
 }
 
@@ -278,7 +356,29 @@ void report(const char* name, const result& r, std::size_t payload_size) {
                 r.messages, r.seconds, rate, mb);
 }
 
+double rate(const result& r) {
+    return static_cast<double>(r.messages) / r.seconds;
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
 } // namespace
+
+void* operator new(std::size_t n) {
+    g_allocations.fetch_add(1, std::memory_order_relaxed);
+    if (void* p = std::malloc(n ? n : 1))
+        return p;
+    throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+    std::free(p);
+}
 
 int main(int argc, char** argv) {
     const bool smoke = argc > 1 && std::strcmp(argv[1], "--smoke") == 0;
@@ -290,11 +390,18 @@ int main(int argc, char** argv) {
             const std::size_t count = argc > 3 ? std::stoul(argv[3]) : 3000000;
             if (which == "beast")
                 report("beast async_read loop", run_beast(m, payload, count), payload);
+            else if (which == "sync")
+                report("beast sync read loop", run_beast_sync(m, payload, count), payload);
             else if (which == "session")
                 report("atomcloud::session", run_session(m, payload, count), payload);
-            else
-                throw std::runtime_error("usage: session_receive_rate [--smoke | beast|session "
-                                         "[payload] [count]]");
+            else if (which == "node") {
+                auto r = run_node(m, payload, count);
+                if (!r)
+                    throw std::runtime_error("node or its ws package is not installed");
+                report("node ws", *r, payload);
+            } else
+                throw std::runtime_error("usage: session_receive_rate [--smoke | "
+                                         "beast|sync|session|node [payload] [count]]");
             return 0;
         }
         struct run {
@@ -302,18 +409,45 @@ int main(int argc, char** argv) {
             std::size_t count;
         };
         const std::vector<run> runs = smoke ? std::vector<run>{{16, 20000}, {1024, 2000}}
-                                            : std::vector<run>{{16, 3000000}, {1024, 500000}};
+                                            : std::vector<run>{{16, 2000000}, {1024, 300000}};
+        const int rounds = smoke ? 1 : 5;
         for (const auto& rn : runs) {
-            std::printf("payload %zu bytes:\n", rn.payload);
-            const result base = run_beast(m, rn.payload, rn.count);
-            report("beast async_read loop", base, rn.payload);
-            const result ours = run_session(m, rn.payload, rn.count);
-            report("atomcloud::session", ours, rn.payload);
-            std::printf("  session / baseline: %.2f\n",
-                        (static_cast<double>(ours.messages) / ours.seconds) /
-                            (static_cast<double>(base.messages) / base.seconds));
-            if (base.messages != rn.count || ours.messages != rn.count)
-                throw std::runtime_error("messages missing");
+            std::printf("payload %zu bytes, %zu messages, %d round(s), medians:\n", rn.payload,
+                        rn.count, rounds);
+            std::vector<double> sync_r, async_r, node_r, ours_r, allocs;
+            for (int round = 0; round < rounds; ++round) {
+                const result sync = run_beast_sync(m, rn.payload, rn.count);
+                const result base = run_beast(m, rn.payload, rn.count);
+                double per_message = 0;
+                const result ours = run_session(m, rn.payload, rn.count, &per_message);
+                const auto node = run_node(m, rn.payload, rn.count);
+                if (sync.messages != rn.count || base.messages != rn.count ||
+                    ours.messages != rn.count || (node && node->messages != rn.count))
+                    throw std::runtime_error("messages missing");
+                sync_r.push_back(rate(sync));
+                async_r.push_back(rate(base));
+                ours_r.push_back(rate(ours));
+                allocs.push_back(per_message);
+                if (node)
+                    node_r.push_back(rate(*node));
+            }
+            auto line = [&](const char* name, double r) {
+                std::printf("  %-24s %10.0f msgs/s  %8.1f MB/s payload\n", name, r,
+                            r * static_cast<double>(rn.payload) / 1e6);
+            };
+            const double ours = median(ours_r);
+            line("beast sync read loop", median(sync_r));
+            line("beast async_read loop", median(async_r));
+            if (!node_r.empty())
+                line("node ws", median(node_r));
+            line("atomcloud::session", ours);
+            std::printf("  session / beast sync:  %.2f\n", ours / median(sync_r));
+            std::printf("  session / beast async: %.2f\n", ours / median(async_r));
+            if (!node_r.empty())
+                std::printf("  session / node ws:     %.2f\n", ours / median(node_r));
+            else
+                std::printf("  (node ws not timed: node or its ws package is missing)\n");
+            std::printf("  session heap allocations per message: %.4f\n", median(allocs));
         }
     } catch (const std::exception& e) {
         std::fprintf(stderr, "session_receive_rate: %s\n", e.what());
