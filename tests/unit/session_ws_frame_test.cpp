@@ -682,6 +682,13 @@ TEST_CASE("ws reader: a message too large fails before its payload arrives", "[w
     CHECK(ev.kind == ws_event_kind::fail);
     CHECK(ev.close_code == 1009);
     CHECK(ev.ec == client_errc::message_too_large);
+    // The same with a 7-bit length: 100 bytes announced, the limit 40.
+    byte_vec short_header{0x82, 100};
+    ws_reader r1(40);
+    const ws_event ev1 = r1.next(short_header.data(), short_header.size());
+    CHECK(ev1.kind == ws_event_kind::fail);
+    CHECK(ev1.close_code == 1009);
+    CHECK(r1.wanted() == 0);
     // The same for a fragment that would cross the limit.
     byte_vec frag = fragment(2, pattern(60000), false) + fragment(0, pattern(6000), true);
     frag.resize(60000 + 4 + 4); // the second header, no payload

@@ -112,18 +112,16 @@ public:
             const std::uint8_t b1 = h[1];
 
             // The common case: FIN + binary, unmasked, 7-bit length, whole, not fragmented.
-            if (b0 == 0x82 && b1 < 126 && !in_message_) {
+            if (b0 == 0x82 && b1 < 126 && b1 <= max_message_ && !in_message_) {
                 if (avail < 2u + b1)
                     return need_more(pos_ + 2 + b1);
-                if (b1 <= max_message_) {
-                    ws_event ev;
-                    ev.kind = ws_event_kind::message;
-                    ev.offset = pos_ + 2;
-                    ev.size = b1;
-                    pos_ += 2 + std::size_t(b1);
-                    need_ = pos_ + 2;
-                    return ev;
-                }
+                ws_event ev;
+                ev.kind = ws_event_kind::message;
+                ev.offset = pos_ + 2;
+                ev.size = b1;
+                pos_ += 2 + std::size_t(b1);
+                need_ = pos_ + 2;
+                return ev;
             }
 
             // Everything that two bytes can tell.
