@@ -25,6 +25,7 @@
 
 #include "test_certificates.hpp"
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>

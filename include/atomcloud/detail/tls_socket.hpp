@@ -34,6 +34,7 @@
 #include <cstddef>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -68,7 +69,10 @@ struct tls_attempt {
 /// cancel() and close() complete pending operations with operation_aborted.
 ///
 /// Memory: an idle stream after its handshake holds the SSL object, the session and the
-/// peer's certificates, and no record buffers.
+/// peer's certificates, and no record buffers: about 17 KB of heap with a P-256 leaf
+/// certificate (tests/integration/session_tls_socket_test.cpp measures it).
+///
+/// POSIX only (send/recv on the descriptor).
 class tls_socket {
 public:
     using executor_type = boost::asio::any_io_executor;
