@@ -39,6 +39,10 @@ void* counted_alloc(std::size_t size) noexcept {
     return p;
 }
 
+#if defined(__GNUC__) && !defined(__clang__)
+// GCC cannot see that every pointer freed here came from counted_alloc's malloc.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 void counted_free(void* p) noexcept {
     if (!p)
         return;

@@ -335,7 +335,12 @@ public:
         case value_kind::string:
             if (!specs_[index].integer) {
                 f.state = present;
-                f.text = std::move(*v.s);
+                // A copy leaves the lexer its buffer (no regrowth for the next string);
+                // a large string is taken over instead, so it never exists twice.
+                if (v.s->size() < 4096)
+                    f.text.assign(*v.s);
+                else
+                    f.text = std::move(*v.s);
             } else {
                 switch (parse_int(*v.s, f.integer)) {
                 case int_parse::ok:
