@@ -471,14 +471,14 @@ struct model_fields<device> {
     }
 };
 
-constexpr field_spec packet_specs[] = {
+inline constexpr field_spec packet_specs[] = {
     {"time", false, true},
     {"hex_packet", false, true},
     {"number", false, false},
     {"length", true, false},
 };
 
-constexpr field_spec page_specs[] = {
+inline constexpr field_spec page_specs[] = {
     {"current_page", true, false},
     {"total_page", true, false},
     {"total_item", true, false},
