@@ -413,7 +413,8 @@ inline std::size_t ws_close_payload(std::uint8_t* out, std::uint16_t code,
         while (n > 0 && (static_cast<unsigned char>(reason[n]) & 0xC0) == 0x80)
             --n;
     }
-    std::memcpy(out + 2, reason.data(), n);
+    if (n != 0) // (an empty view's data() may be null)
+        std::memcpy(out + 2, reason.data(), n);
     return n + 2;
 }
 
