@@ -14,12 +14,14 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <poll.h>
 #include <spawn.h>
 #include <string>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
 extern char** environ;
@@ -48,7 +50,11 @@ struct result {
 // A running atomcloud process with its output captured.
 class process {
 public:
-    process(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+    // Runs `program` (the command under test if empty) with `args` and `env` (plus the
+    // sanitizers' settings and PATH/HOME of the test's own environment, where `env` does
+    // not set them).
+    process(const std::vector<std::string>& args, const std::vector<std::string>& env,
+            std::string program = {}) {
         int out_pipe[2], err_pipe[2];
         REQUIRE(::pipe2(out_pipe, O_CLOEXEC) == 0);
         REQUIRE(::pipe2(err_pipe, O_CLOEXEC) == 0);
@@ -57,16 +63,21 @@ public:
         ::posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
         ::posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
         ::posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-        std::vector<std::string> argv_s = {cli_path()};
+        std::vector<std::string> argv_s = {program.empty() ? cli_path() : program};
         argv_s.insert(argv_s.end(), args.begin(), args.end());
         std::vector<char*> argv;
         for (auto& a : argv_s)
             argv.push_back(a.data());
         argv.push_back(nullptr);
         std::vector<std::string> env_s = env;
-        for (const char* keep : {"PATH", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "HOME"})
-            if (const char* v = std::getenv(keep))
-                env_s.push_back(std::string(keep) + "=" + v);
+        for (const char* keep : {"PATH", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "HOME"}) {
+            const std::string prefix = std::string(keep) + "=";
+            bool given = false;
+            for (const auto& e : env)
+                given = given || e.rfind(prefix, 0) == 0;
+            if (const char* v = std::getenv(keep); v && !given)
+                env_s.push_back(prefix + v);
+        }
         std::vector<char*> envp;
         for (auto& e : env_s)
             envp.push_back(e.data());
@@ -137,6 +148,9 @@ public:
     }
 
     const result& so_far() const { return r_; }
+    /// Takes the standard output read so far (the next call returns what came after).
+    std::string take_out() { return std::exchange(r_.out, {}); }
+    pid_t pid() const { return pid_; }
 
 private:
     pid_t pid_ = -1;
@@ -151,7 +165,7 @@ struct fixture {
     std::string ca_file;
     std::vector<std::string> env;
 
-    fixture() {
+    explicit fixture(atomcloud::emulator::options opts = {}) : cloud(std::move(opts)) {
         ca_file = (std::filesystem::temp_directory_path() /
                    ("atomcloud-cli-ca-" + std::to_string(::getpid()) + "-" +
                     std::to_string(cloud.port()) + ".pem"))
@@ -208,6 +222,76 @@ std::vector<json> json_lines(const std::string& text) {
 
 bool contains(const std::string& haystack, std::string_view needle) {
     return haystack.find(needle) != std::string::npos;
+}
+
+// What a device or server sends to take over a terminal: set the window title, clear the
+// screen, forge a line.
+constexpr std::string_view escapes = "\x1b]0;pwned\x07\x1b[2J\r\nFAKE";
+// ... and as the command shows it.
+constexpr std::string_view escapes_shown = "\\x1b]0;pwned\\x07\\x1b[2J\\x0d\\x0aFAKE";
+
+// True if `text` holds nothing a terminal acts on: no C0 control but LF (which ends the
+// command's own lines), no DEL, no C1 control, and no line that starts with the forged one.
+bool terminal_safe(const std::string& text) {
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if ((c < 0x20 && c != '\n') || c == 0x7F)
+            return false;
+        if (c == 0xC2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+            static_cast<unsigned char>(text[i + 1]) <= 0x9F)
+            return false;
+        if (text.compare(i, 4, "FAKE") == 0 && (i == 0 || text[i - 1] == '\n'))
+            return false;
+    }
+    return atomcloud::is_valid_utf8(text);
+}
+
+// The hostile server of tests/integration/hostile/hostile_cloud.py, and a directory for
+// its certificate.
+struct hostile_cloud {
+    std::filesystem::path dir;
+    std::optional<process> server;
+    std::string base_url;
+    std::string ca_file;
+
+    hostile_cloud() {
+        std::string tmpl =
+            (std::filesystem::temp_directory_path() / "atomcloud-cli-hostile-XXXXXX").string();
+        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+        dir = tmpl;
+        server.emplace(
+            std::vector<std::string>{ATOMCLOUD_HOSTILE_DIR "/hostile_cloud.py", dir.string()},
+            std::vector<std::string>{}, "/usr/bin/python3");
+        const auto deadline = std::chrono::steady_clock::now() + 60s;
+        while (!contains(server->so_far().out, "\n")) {
+            INFO("stderr of hostile_cloud.py: " << server->so_far().err);
+            REQUIRE(std::chrono::steady_clock::now() < deadline);
+            server->pump(100ms);
+        }
+        const std::string line = server->so_far().out;
+        REQUIRE(line.rfind("port=", 0) == 0);
+        base_url = "https://127.0.0.1:" + line.substr(5, line.find('\n') - 5);
+        ca_file = (dir / "cert.pem").string();
+    }
+    ~hostile_cloud() {
+        server.reset();
+        std::error_code ec;
+        std::filesystem::remove_all(dir, ec);
+    }
+    std::vector<std::string> env() const {
+        return {"ATOMCLOUD_BASE_URL=" + base_url, "ATOMCLOUD_TOKEN=hostile-token",
+                "ATOMCLOUD_CA_FILE=" + ca_file};
+    }
+};
+
+// VmRSS of a process, in KiB.
+long resident_kib(pid_t pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("VmRSS:", 0) == 0)
+            return std::stol(line.substr(6));
+    return -1;
 }
 
 } // namespace
@@ -382,11 +466,20 @@ TEST_CASE("cli: watch prints events as JSON lines and stops at --count", "[cli]"
 
 TEST_CASE("cli: watch --duration ends quietly, table output", "[cli]") {
     fixture f;
-    process watch({"watch", "--org", "1", "--number", dtu, "--duration", "2"}, f.env);
+    // The duration covers start-up, TLS and subscribing too: long enough for a loaded
+    // machine under sanitizers; the message is awaited, not assumed.
+    constexpr auto duration = 10s;
+    const auto started = std::chrono::steady_clock::now();
+    process watch({"watch", "--org", "1", "--number", dtu, "--duration", "10"}, f.env);
     f.wait_subscribers(dtu, 1);
     f.cloud.device(dtu).connect();
     f.cloud.device(dtu).send("hello");
+    while (!contains(watch.so_far().out, "68 65 6C 6C 6F")) {
+        REQUIRE(std::chrono::steady_clock::now() - started < duration);
+        watch.pump(50ms);
+    }
     auto r = watch.wait();
+    CHECK(std::chrono::steady_clock::now() - started >= duration);
     CHECK(r.status == 0);
     CHECK(contains(r.out, "device_message"));
     CHECK(contains(r.out, "68 65 6C 6C 6F"));
@@ -596,9 +689,247 @@ TEST_CASE("cli: --insecure works without a CA and warns, -v never shows the toke
     CHECK(contains(verbose.err, "/api/orgs"));
     CHECK_FALSE(contains(verbose.err, f.cloud.token()));
 
-    process watch({"-v", "watch", "--org", "1", "--number", dtu, "--duration", "1"}, f.env);
+    process watch({"-v", "watch", "--org", "1", "--number", dtu}, f.env);
+    f.wait_subscribers(dtu, 1);
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (!contains(watch.so_far().err, "connection/***/org/1")) {
+        REQUIRE(std::chrono::steady_clock::now() < deadline);
+        watch.pump(50ms);
+    }
+    watch.signal(SIGINT);
     auto r = watch.wait();
     CHECK(r.status == 0);
     CHECK(contains(r.err, "connection/***/org/1"));
     CHECK_FALSE(contains(r.err, f.cloud.token()));
+}
+
+TEST_CASE("cli: device payloads cannot drive the terminal (watch, history)", "[cli][hardening]") {
+    fixture f;
+    auto dev = f.cloud.device(dtu);
+    dev.connect();
+    // The escapes, then C1 CSI (U+009B) and a byte that is not UTF-8.
+    const std::string payload = std::string(escapes) + "\xC2\x9B" + "2J\xFF";
+    process watch({"watch", "--org", "1", "--number", dtu, "--count", "1", "--encoding", "utf8"},
+                  f.env);
+    f.wait_subscribers(dtu, 1);
+    dev.send(payload);
+    auto w = watch.wait();
+    REQUIRE(w.status == 0);
+    INFO(w.out);
+    CHECK(terminal_safe(w.out));
+    CHECK(terminal_safe(w.err));
+    CHECK(contains(w.out, escapes_shown));
+    CHECK(contains(w.out, "\\u{009b}2J"));
+
+    for (const char* enc : {"utf8", "gbk"}) {
+        auto h = f.run({"history", "--org", "1", "--number", dtu, "--encoding", enc});
+        REQUIRE(h.status == 0);
+        INFO(h.out);
+        CHECK(terminal_safe(h.out));
+        CHECK(contains(h.out, escapes_shown));
+        auto all = f.run({"history", "--org", "1", "--number", dtu, "--all", "--encoding", enc});
+        REQUIRE(all.status == 0);
+        CHECK(terminal_safe(all.out));
+        CHECK(contains(all.out, escapes_shown));
+    }
+    // JSON keeps the bytes, escaped by JSON itself.
+    auto j = f.run({"--json", "history", "--org", "1", "--number", dtu, "--encoding", "utf8"});
+    REQUIRE(j.status == 0);
+    CHECK(json::parse(j.out)["items"][0]["text"].get<std::string>().rfind(std::string(escapes),
+                                                                          0) == 0);
+}
+
+TEST_CASE("cli: names, numbers, states and server messages cannot drive the terminal",
+          "[cli][hardening]") {
+    const std::string e = json(std::string(escapes)).dump(); // as a JSON string
+    atomcloud::emulator::options opts;
+    opts.fixture_json = R"({"orgs":[{"id":1,"name":)" + e + R"(,"groups":[{"id":44,"name":)" + e +
+                        R"(,"devices":[{"id":146,"show_id":)" + e + R"(,"name":)" + e +
+                        R"(,"number":"18846494908532689575"}]}]}]})";
+    fixture f(opts);
+    for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+             {"orgs"}, {"groups", "--org", "1"}, {"devices", "--org", "1", "--group", "44"}}) {
+        auto r = f.run(args);
+        INFO(args[0] << ": " << r.out);
+        REQUIRE(r.status == 0);
+        CHECK(terminal_safe(r.out));
+        CHECK(contains(r.out, escapes_shown));
+    }
+    // The server's message, on stderr.
+    f.cloud.inject_fault({.what = atomcloud::emulator::fault::kind::api_code,
+                          .code = 201,
+                          .message = std::string(escapes)},
+                         1);
+    auto refused = f.run({"orgs"});
+    CHECK(refused.status == 1);
+    INFO(refused.err);
+    CHECK(terminal_safe(refused.err));
+    CHECK(contains(refused.err, escapes_shown));
+
+    // A server that sends them where the emulator cannot: the state string, the device
+    // number, and a message of a failed call.
+    hostile_cloud h;
+    auto state = f.run({"state", "--org", "1", "--device-id", "1"}, h.env());
+    REQUIRE(state.status == 0);
+    CHECK(terminal_safe(state.out));
+    CHECK(contains(state.out, escapes_shown));
+    auto devices = f.run({"devices", "--org", "1", "--group", "1"}, h.env());
+    REQUIRE(devices.status == 0);
+    CHECK(terminal_safe(devices.out));
+    CHECK(contains(devices.out, "1234567890\\x1b[2J\\x0d\\x0aFAKE"));
+    auto failed = f.run({"orgs"}, h.env());
+    CHECK(failed.status == 1);
+    CHECK(terminal_safe(failed.err));
+    CHECK(contains(failed.err, escapes_shown));
+}
+
+TEST_CASE("cli: history --all streams a server's endless pages in bounded memory",
+          "[cli][hardening]") {
+    hostile_cloud h;
+    std::vector<std::string> env = h.env();
+    // A small quarantine, so that what AddressSanitizer keeps of freed memory does not
+    // hide (or fake) growth.
+    const char* asan = std::getenv("ASAN_OPTIONS");
+    env.push_back(std::string("ASAN_OPTIONS=") + (asan ? std::string(asan) + ":" : "") +
+                  "quarantine_size_mb=4");
+    constexpr std::size_t page = 1000;
+
+    SECTION("table rows as each page arrives, memory bounded by a page") {
+        process p({"history", "--org", "1", "--number", dtu, "--all", "--limit", "1000"}, env);
+        std::size_t lines = 0;
+        auto read_until = [&](std::size_t want) {
+            const auto deadline = std::chrono::steady_clock::now() + 120s;
+            while (lines < want) {
+                INFO("stderr: " << p.so_far().err);
+                REQUIRE(std::chrono::steady_clock::now() < deadline);
+                p.pump(50ms);
+                const std::string out = p.take_out();
+                lines += static_cast<std::size_t>(std::count(out.begin(), out.end(), '\n'));
+            }
+        };
+        read_until(5 * page); // the first pages come out while the walk goes on
+        const long early = resident_kib(p.pid());
+        read_until(65 * page);
+        const long late = resident_kib(p.pid());
+        INFO("VmRSS after 5 pages: " << early << " KiB, after 65: " << late << " KiB");
+        REQUIRE(early > 0);
+        // 60 pages kept would be 60 000 packets, far more than this.
+        CHECK(late - early < 24 * 1024);
+        p.signal(SIGTERM);
+        p.wait();
+    }
+    SECTION("--json: the items are written as they arrive") {
+        process p({"--json", "history", "--org", "1", "--number", dtu, "--all", "--limit", "1000"},
+                  env);
+        const auto deadline = std::chrono::steady_clock::now() + 120s;
+        while (static_cast<std::size_t>(
+                   std::count(p.so_far().out.begin(), p.so_far().out.end(), '\n')) < 3 * page) {
+            REQUIRE(std::chrono::steady_clock::now() < deadline);
+            p.pump(50ms);
+        }
+        const std::string out = p.so_far().out;
+        CHECK(out.rfind("{\n  \"items\": [\n    {\"time\":\"2018-08-11T17:00:00.000000+08:00\"",
+                        0) == 0);
+        // Every complete line is one item.
+        std::size_t start = out.find("\n    ") + 1;
+        for (int i = 0; i < 3; ++i) {
+            const std::size_t end = out.find('\n', start);
+            std::string item = out.substr(start, end - start);
+            if (item.back() == ',')
+                item.pop_back();
+            CHECK(json::parse(item)["length"] == 128);
+            start = end + 1;
+        }
+        p.signal(SIGTERM);
+        p.wait();
+    }
+}
+
+TEST_CASE("cli: --all with --json is the page object, whole at the end", "[cli]") {
+    fixture f;
+    auto dev = f.cloud.device(dtu);
+    dev.connect();
+    for (const char* m : {"a", "b", "c"})
+        dev.send(m);
+    auto r = f.run({"--json", "history", "--org", "1", "--number", dtu, "--all", "--limit", "2"});
+    REQUIRE(r.status == 0);
+    const json page = json::parse(r.out);
+    CHECK(page["current_page"] == 1);
+    CHECK(page["total_page"] == 1);
+    CHECK(page["total_item"] == 3);
+    CHECK(page["page_limit"] == 3);
+    REQUIRE(page["items"].size() == 3);
+    CHECK(page["items"][0]["hex_packet"] == "63");
+    auto none =
+        f.run({"--json", "history", "--org", "1", "--number", "27309143566123801957", "--all"});
+    REQUIRE(none.status == 0);
+    CHECK(json::parse(none.out) == json{{"items", json::array()},
+                                        {"current_page", 1},
+                                        {"total_page", 0},
+                                        {"total_item", 0},
+                                        {"page_limit", 0}});
+    auto table = f.run({"history", "--org", "1", "--number", dtu, "--all", "--limit", "2"});
+    REQUIRE(table.status == 0);
+    CHECK(contains(table.out, "TIME"));
+    CHECK(contains(table.out, "3 packets"));
+}
+
+TEST_CASE("cli: numbers and durations out of range are usage errors", "[cli][hardening]") {
+    fixture f;
+    const std::vector<std::vector<std::string>> cases = {
+        {"groups", "--org", "9999999999999999999"},  // 19 digits, above INT64_MAX
+        {"groups", "--org", "99999999999999999999"}, // 20 digits
+        {"groups", "--org", "0x1"},
+        {"groups", "--org", "+1"},
+        {"groups", "--org", "-1"},
+        {"groups", "--org", "1.5"},
+        {"devices", "--org", "1", "--group", "18446744073709551661"},
+        {"state", "--org", "1", "--device-id", "9223372036854775954"},
+        {"history", "--org", "1", "--number", dtu, "--page", "-18446744073709551615"},
+        {"history", "--org", "1", "--number", dtu, "--page", "4294967296"},
+        {"history", "--org", "1", "--number", dtu, "--limit", "1001"},
+        {"history", "--org", "1", "--number", dtu, "--limit", "-4294967295"},
+        {"watch", "--org", "1", "--number", dtu, "--count", "-18446744073709551615"},
+        {"watch", "--org", "1", "--number", dtu, "--count", "0"},
+    };
+    for (const auto& args : cases) {
+        INFO(args[args.size() - 2] << " " << args.back());
+        auto r = f.run(args);
+        CHECK(r.status == 2);
+        CHECK(contains(r.err, args[args.size() - 2]));
+        CHECK(contains(r.err, "expected an integer from"));
+    }
+    // The largest id is an id, not an error of the command line.
+    CHECK(f.run({"groups", "--org", "9223372036854775807"}).status == 1);
+
+    const std::vector<std::string> bad_seconds = {"1e10", "inf",  "-inf", "nan", "-1",
+                                                  "0",    "1e-9", "0x10", "",    "2s"};
+    for (const auto& v : bad_seconds) {
+        INFO("--timeout '" << v << "'");
+        const auto started = std::chrono::steady_clock::now();
+        auto r = f.run({"--timeout", v, "orgs"});
+        CHECK(r.status == 2);
+        CHECK(contains(r.err, "0.001 to 86400"));
+        CHECK_FALSE(contains(r.err, "timed out"));
+        CHECK(std::chrono::steady_clock::now() - started < 30s);
+    }
+    for (const auto& v : bad_seconds) {
+        INFO("--duration '" << v << "'");
+        auto r = f.run({"watch", "--org", "1", "--number", dtu, "--duration", v});
+        CHECK(r.status == 2);
+        CHECK(contains(r.err, "0.001 to 31622400"));
+    }
+    CHECK(f.run({"--timeout", "86400", "orgs"}).status == 0);
+    CHECK(f.run({"--timeout", "0.5", "orgs"}).status == 0);
+}
+
+TEST_CASE("cli: a base URL's user-info is not echoed", "[cli][hardening]") {
+    fixture f;
+    auto r = f.run({"--base-url", "https://user:s3cr3t-pw@127.0.0.1:1/api x", "orgs"});
+    CHECK(r.status == 2);
+    INFO(r.err);
+    CHECK(contains(r.err, "--base-url"));
+    CHECK(contains(r.err, "https://***@127.0.0.1:1"));
+    CHECK_FALSE(contains(r.err, "s3cr3t-pw"));
+    CHECK_FALSE(contains(r.err, "user:"));
 }

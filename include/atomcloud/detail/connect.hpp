@@ -18,6 +18,8 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <memory>
+#include <string>
+#include <utility>
 
 namespace atomcloud::detail {
 
@@ -49,6 +51,7 @@ struct connect_tls_op {
     bool verify;
     timeout_options timeouts;
     connect_step* failed;
+    std::string* verify_failure; // may be null
 
     // Guards the resolve timeout: the resolver has no time limit of its own.
     struct resolve_guard {
@@ -58,11 +61,9 @@ struct connect_tls_op {
         bool timed_out = false;
     };
     std::shared_ptr<resolve_guard> guard;
-    enum class state { start, resolving, connecting, handshaking } st = state::start;
 
     template <class Self>
     void operator()(Self& self) {
-        st = state::resolving;
         *failed = connect_step::resolve;
         guard = std::make_shared<resolve_guard>(resolver.get_executor());
         guard->timer.expires_after(timeouts.resolve);
@@ -94,7 +95,6 @@ struct connect_tls_op {
             ec = boost::beast::error::timeout;
         if (ec)
             return self.complete(ec);
-        st = state::connecting;
         *failed = connect_step::connect;
         auto& tcp = boost::beast::get_lowest_layer(stream);
         tcp.expires_after(timeouts.connect);
@@ -110,7 +110,6 @@ struct connect_tls_op {
             *failed = connect_step::tls_handshake;
             return self.complete(ec);
         }
-        st = state::handshaking;
         *failed = connect_step::tls_handshake;
         boost::beast::get_lowest_layer(stream).expires_after(timeouts.tls_handshake);
         stream.async_handshake(boost::asio::ssl::stream_base::client, std::move(self));
@@ -122,6 +121,10 @@ struct connect_tls_op {
         if (!ec) {
             *failed = connect_step::none;
             boost::beast::get_lowest_layer(stream).expires_never();
+        } else {
+            ec = classify_tls_error(ec, stream.native_handle());
+            if (verify_failure && ec == client_errc::certificate_rejected)
+                *verify_failure = tls_verify_failure(stream.native_handle());
         }
         self.complete(ec);
     }
@@ -131,14 +134,27 @@ struct connect_tls_op {
 /// client handshake (SNI, and host-name verification when `verify`). Each step has
 /// its own limit from `timeouts`; exceeding one completes with beast::error::timeout.
 /// `*failed` tells which step an error came from (connect_step::none on success).
+/// A certificate that fails verification completes with client_errc::certificate_rejected
+/// and, when `verify_failure` is not null, stores the reason in words there
+/// ("certificate has expired", "hostname mismatch" ...).
 /// Per-operation cancellation (terminal) is honoured at every step.
 /// Signature: void(error_code).
 template <class Stream, class CompletionToken>
 auto async_connect_tls(Stream& stream, boost::asio::ip::tcp::resolver& resolver,
                        const base_url& url, bool verify, const timeout_options& timeouts,
-                       connect_step* failed, CompletionToken&& token) {
+                       connect_step* failed, std::string* verify_failure, CompletionToken&& token) {
     return boost::asio::async_compose<CompletionToken, void(error_code)>(
-        connect_tls_op<Stream>{stream, resolver, url, verify, timeouts, failed, {}}, token, stream);
+        connect_tls_op<Stream>{stream, resolver, url, verify, timeouts, failed, verify_failure, {}},
+        token, stream);
+}
+
+/// async_connect_tls() without the reason for a rejected certificate.
+template <class Stream, class CompletionToken>
+auto async_connect_tls(Stream& stream, boost::asio::ip::tcp::resolver& resolver,
+                       const base_url& url, bool verify, const timeout_options& timeouts,
+                       connect_step* failed, CompletionToken&& token) {
+    return async_connect_tls(stream, resolver, url, verify, timeouts, failed, nullptr,
+                             std::forward<CompletionToken>(token));
 }
 
 } // namespace atomcloud::detail

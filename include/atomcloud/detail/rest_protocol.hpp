@@ -10,6 +10,7 @@
 #include <atomcloud/models.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -57,8 +58,25 @@ ATOMCLOUD_DECL civil_date civil_from_days(std::int64_t days) noexcept;
 // ---------------------------------------------------------------------------------------
 // Responses. Each parse_* function checks the HTTP status, the JSON envelope and `code`,
 // then reads `data`. On failure it sets ec (client_errc::http_status, invalid_json,
-// missing_envelope, invalid_field, or the api_errc of `code`) and fills `diag`; the
-// server's message is kept, with the token redacted. Nothing throws but bad_alloc.
+// missing_envelope, invalid_field, response_too_large, or the api_errc of `code`) and
+// fills `diag`; the server's message is kept, with the token redacted. Nothing throws
+// but bad_alloc.
+//
+// The body is read in one pass straight into the models (no JSON document is built), so
+// the peak memory of a parse is a small multiple of the body, whatever the server sends.
+// Integers may come as JSON numbers or as decimal text (the whole int64 range; beyond it
+// "integer out of range"). Ill-formed UTF-8 inside strings (a GBK message, say) does not
+// make the body invalid: each run of bad bytes is read as U+FFFD.
+
+/// Containers nested deeper than this (the envelope is level 1) make the body invalid
+/// JSON: the API's deepest value is at level 4.
+inline constexpr std::size_t max_response_depth = 64;
+
+/// A list (`data` of orgs, groups, devices; `data.items` of a history page) with more
+/// items than this is refused with client_errc::response_too_large. Far more than any
+/// response needs (a history page holds at most 1000 packets), it bounds the memory that
+/// a body of many tiny items would take as models.
+inline constexpr std::size_t max_response_items = 100000;
 
 struct parse_context {
     /// Redacted from every message that is kept.

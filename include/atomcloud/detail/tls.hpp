@@ -9,7 +9,6 @@
 #include <atomcloud/error.hpp>
 
 #include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/ssl/stream.hpp>
 
 #include <memory>
@@ -27,26 +26,28 @@ make_tls_context(const tls_options& opts, error_code& ec, std::string& what);
 /// stderr per process).
 ATOMCLOUD_DECL void warn_tls_verification_off(const logger& log);
 
-/// Per-connection TLS settings: SNI (for host names, not IP literals) and, when
-/// `verify`, peer verification with host-name checking. Works with asio::ssl::stream and
-/// beast::ssl_stream.
+/// Per-connection TLS settings on one SSL object: SNI (for host names, not IP literals)
+/// and, when `verify`, peer verification with the host name checked by OpenSSL itself
+/// (IP literals are checked against the certificate's IP addresses), so that a mismatch
+/// shows in the verify result ("hostname mismatch") rather than as an unspecified failure.
+/// A verify callback already on the SSL object (from the caller's context) is kept.
+ATOMCLOUD_DECL void prepare_tls(SSL* ssl, const base_url& url, bool verify, error_code& ec);
+
+/// prepare_tls() for asio::ssl::stream and beast::ssl_stream.
 template <class TlsStream>
 void prepare_tls_stream(TlsStream& stream, const base_url& url, bool verify, error_code& ec) {
-    ec = {};
-    if (!url.host_is_ip() &&
-        !SSL_set_tlsext_host_name(stream.native_handle(), const_cast<char*>(url.host.c_str()))) {
-        ec =
-            error_code(static_cast<int>(::ERR_get_error()), boost::asio::error::get_ssl_category());
-        return;
-    }
-    if (verify) {
-        stream.set_verify_mode(boost::asio::ssl::verify_peer, ec);
-        if (!ec)
-            stream.set_verify_callback(boost::asio::ssl::host_name_verification(url.host), ec);
-    } else {
-        stream.set_verify_mode(boost::asio::ssl::verify_none, ec);
-    }
+    prepare_tls(stream.native_handle(), url, verify, ec);
 }
+
+/// Why the peer's certificate was rejected, in words from OpenSSL's verify result
+/// ("certificate has expired", "hostname mismatch", "unable to get local issuer
+/// certificate" ...). Empty when verification is off, has not failed, or ssl is null.
+ATOMCLOUD_DECL std::string tls_verify_failure(const SSL* ssl);
+
+/// The error to report for a failed TLS handshake on `ssl`: client_errc::certificate_rejected
+/// when peer verification was on and the certificate failed it (tls_verify_failure() says
+/// why), otherwise `ec` unchanged.
+ATOMCLOUD_DECL error_code classify_tls_error(const error_code& ec, const SSL* ssl);
 
 } // namespace atomcloud::detail
 

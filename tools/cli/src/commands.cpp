@@ -12,35 +12,51 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <ctime>
 #include <iomanip>
 #include <iostream>
 #include <set>
 #include <sstream>
-#include <unistd.h>
 
 namespace atomcloud::cli {
 
 namespace asio = boost::asio;
+
+std::chrono::milliseconds to_milliseconds(double seconds) {
+    return std::chrono::milliseconds(std::llround(seconds * 1000));
+}
 
 namespace {
 
 // ----------------------------------------------------------------------------------------
 // Configuration and errors
 
+// The base URL as it may be shown: user-info ("user:password@") and the token hidden.
+std::string shown_base_url(const std::string& url, const std::string& token) {
+    std::string shown = url;
+    const auto scheme = shown.find("://");
+    const auto host_start = scheme == std::string::npos ? 0 : scheme + 3;
+    const auto host_end = shown.find_first_of("/?#", host_start);
+    const auto at = shown.rfind('@', host_end == std::string::npos ? shown.size() : host_end);
+    if (at != std::string::npos && at >= host_start)
+        shown.replace(host_start, at - host_start, "***");
+    return detail::redact(std::move(shown), token);
+}
+
 config make_config(const global_options& g) {
     if (g.token.empty())
         throw usage_error("no API token: pass --token or set ATOMCLOUD_TOKEN");
-    if (!(g.timeout_seconds > 0))
-        throw usage_error("--timeout must be a positive number of seconds");
+    // main() checked the range: 1 ms to a day.
+    if (!(g.timeout_seconds >= min_timeout_seconds && g.timeout_seconds <= max_timeout_seconds))
+        throw usage_error("--timeout must be a number of seconds from 0.001 to 86400");
     config cfg;
     cfg.base_url = g.base_url;
     cfg.token = g.token;
     cfg.tls.ca_file = g.ca_file;
     cfg.tls.verify = !g.insecure;
-    const auto limit =
-        std::chrono::milliseconds(static_cast<std::int64_t>(g.timeout_seconds * 1000));
+    const auto limit = to_milliseconds(g.timeout_seconds);
     cfg.timeouts.resolve = limit;
     cfg.timeouts.connect = limit;
     cfg.timeouts.tls_handshake = limit;
@@ -48,19 +64,17 @@ config make_config(const global_options& g) {
     cfg.timeouts.request = limit;
     // Warnings (e.g. TLS verification off, failed connection attempts) always reach
     // stderr; -v adds everything else. Errors are reported once, by the command itself.
-    // The library never logs the token.
-    if (g.verbose) {
-        cfg.log = logger::to_stderr(log_level::debug);
-    } else {
-        cfg.log = logger::to_stderr(log_level::warning);
-        cfg.log.sink = [print = std::move(cfg.log.sink)](log_level l, std::string_view m) {
-            if (l == log_level::warning)
-                print(l, m);
-        };
-    }
+    // The library never logs the token. Log lines can carry text from the server: they
+    // are made terminal-safe like everything else.
+    cfg.log = logger::to_stderr(g.verbose ? log_level::debug : log_level::warning);
+    cfg.log.sink = [print = std::move(cfg.log.sink), all = g.verbose](log_level l,
+                                                                      std::string_view m) {
+        if (all || l == log_level::warning)
+            print(l, terminal_safe(m));
+    };
     error_code ec;
     if (!detail::parse_base_url(cfg.base_url, ec))
-        throw usage_error("invalid --base-url '" + cfg.base_url +
+        throw usage_error("invalid --base-url '" + shown_base_url(cfg.base_url, cfg.token) +
                           "': expected https://host[:port][/path-prefix]");
     return cfg;
 }
@@ -97,7 +111,7 @@ int report(const error_code& ec, const diagnostics& diag, std::string_view doing
     const std::string details = diag.to_string();
     if (!details.empty())
         line += " [" + details + "]";
-    std::cerr << line << std::endl;
+    std::cerr << terminal_safe(line) << std::endl;
     return status;
 }
 
@@ -242,12 +256,72 @@ int run_state(const global_options& g, std::int64_t org, std::int64_t device_id)
             return;
         if (g.json)
             return print_json(valid_utf8(state.raw));
-        std::cout << valid_utf8(state.raw) << '\n';
+        std::cout << terminal_safe(state.raw) << '\n';
     });
 }
 
 // ----------------------------------------------------------------------------------------
 // history
+
+namespace {
+
+// history --all: every batch is printed as it arrives and then forgotten, so memory stays
+// bounded by one page whatever the server reports. The JSON form is the one a single page
+// has (an object with "items" and the page counters), written incrementally: the items
+// first, the counters once they are known. If the walk fails half-way, the JSON is left
+// unterminated (so that no parser takes it for the whole history) and the error goes to
+// stderr with a non-zero exit status.
+int history_all(const global_options& g, const history_args& a, rest_client& api,
+                std::optional<std::chrono::system_clock::time_point> start,
+                std::optional<std::chrono::system_clock::time_point> end) {
+    history_options opts;
+    opts.start = start;
+    opts.end = end;
+    opts.skip_heartbeats = a.no_heartbeat;
+    if (a.limit)
+        opts.page_size = *a.limit;
+    history_walker walk(api, a.org, a.number, opts);
+    table t({"TIME", "LENGTH", a.enc == encoding::hex ? "HEX" : "TEXT"});
+    std::int64_t n = 0;
+    error_code ec;
+    diagnostics diag;
+    if (g.json)
+        std::cout << "{\n  \"items\": [";
+    while (!walk.done()) {
+        const auto batch = walk.next_batch(ec, diag);
+        if (ec) {
+            std::cout << std::flush;
+            return report(ec, diag, "history");
+        }
+        for (const auto& p : batch) {
+            if (g.json) {
+                std::cout << (n == 0 ? "\n    " : ",\n    ")
+                          << to_json(p, a.enc).dump(
+                                 -1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+            } else {
+                t.add(
+                    {p.raw_time, std::to_string(p.payload.size()), payload_text(p.payload, a.enc)});
+            }
+            ++n;
+        }
+        if (g.json)
+            std::cout << std::flush;
+        else
+            t.print_rows(std::cout);
+    }
+    if (g.json) {
+        std::cout << (n == 0 ? "],\n" : "\n  ],\n") << "  \"current_page\": 1,\n"
+                  << "  \"total_page\": " << (n > 0 ? 1 : 0) << ",\n"
+                  << "  \"total_item\": " << n << ",\n"
+                  << "  \"page_limit\": " << n << "\n}" << std::endl;
+        return exit_ok;
+    }
+    t.print_rows(std::cout);
+    std::cout << n << " packets" << std::endl;
+    return exit_ok;
+}
+
+} // namespace
 
 int run_history(const global_options& g, const history_args& a) {
     check_history_number(a.number);
@@ -271,48 +345,19 @@ int run_history(const global_options& g, const history_args& a) {
     error_code ec;
     diagnostics diag;
 
-    packet_page page;
-    if (a.all) {
-        history_options opts;
-        opts.start = start;
-        opts.end = end;
-        opts.skip_heartbeats = a.no_heartbeat;
-        if (a.limit)
-            opts.page_size = *a.limit;
-        history_walker walk(api, a.org, a.number, opts);
-        const bool progress = ::isatty(STDERR_FILENO) == 1;
-        while (!walk.done()) {
-            auto batch = walk.next_batch(ec, diag);
-            if (ec) {
-                if (progress)
-                    std::cerr << '\n';
-                return report(ec, diag, "history");
-            }
-            for (auto& p : batch)
-                page.items.push_back(std::move(p));
-            if (progress)
-                std::cerr << "\ratomcloud: fetched " << page.items.size() << " packets"
-                          << std::flush;
-        }
-        if (progress)
-            std::cerr << '\n';
-        const auto n = static_cast<std::int64_t>(page.items.size());
-        page.current_page = 1;
-        page.total_page = n > 0 ? 1 : 0;
-        page.total_item = n;
-        page.page_limit = n;
-    } else {
-        history_query q;
-        q.page = a.page;
-        q.limit = a.limit;
-        q.start = start;
-        q.end = end;
-        page = api.packets(a.org, a.number, q, ec, diag);
-        if (ec)
-            return report(ec, diag, "history");
-        if (a.no_heartbeat)
-            std::erase_if(page.items, [](const packet& p) { return is_heartbeat(p.payload); });
-    }
+    if (a.all)
+        return history_all(g, a, api, start, end);
+
+    history_query q;
+    q.page = a.page;
+    q.limit = a.limit;
+    q.start = start;
+    q.end = end;
+    packet_page page = api.packets(a.org, a.number, q, ec, diag);
+    if (ec)
+        return report(ec, diag, "history");
+    if (a.no_heartbeat)
+        std::erase_if(page.items, [](const packet& p) { return is_heartbeat(p.payload); });
 
     if (g.json) {
         nlohmann::ordered_json items = nlohmann::ordered_json::array();
@@ -329,11 +374,8 @@ int run_history(const global_options& g, const history_args& a) {
     for (const auto& p : page.items)
         t.add({p.raw_time, std::to_string(p.payload.size()), payload_text(p.payload, a.enc)});
     t.print(std::cout);
-    if (a.all)
-        std::cout << page.items.size() << " packets\n";
-    else
-        std::cout << "page " << page.current_page << " of " << page.total_page << ", "
-                  << page.total_item << " packets in all\n";
+    std::cout << "page " << page.current_page << " of " << page.total_page << ", "
+              << page.total_item << " packets in all\n";
     return exit_ok;
 }
 
@@ -368,10 +410,10 @@ void print_event_line(const watch_state& w, const char* name, std::string_view d
     }
     std::string text = local_clock_time() + "  " + name;
     text.append(text.size() < 36 ? 36 - text.size() : 1, ' ');
-    text += device;
+    text += terminal_safe(device);
     if (payload) {
         text += "  ";
-        text += payload_text(*payload, w.a.enc);
+        text += terminal_safe(payload_text(*payload, w.a.enc));
     }
     std::cout << text << std::endl;
 }
@@ -409,13 +451,13 @@ bool handle_event(watch_state& w, const event& ev) {
             print_event_line(w, "session_connected", {}, nullptr);
     } else if (const auto* down = std::get_if<session_disconnected>(&ev)) {
         if (!w.stopping && down->reason != client_errc::session_stopped)
-            std::cerr << "atomcloud: connection lost (" << down->reason.message()
+            std::cerr << "atomcloud: connection lost (" << terminal_safe(down->reason.message())
                       << "); reconnecting" << std::endl;
         if (w.g.json)
             print_event_line(w, "session_disconnected", {}, nullptr);
     } else if (const auto* pe = std::get_if<protocol_error>(&ev)) {
         std::cerr << "atomcloud: warning: ignored a malformed message from the server ("
-                  << pe->ec.message() << ")" << std::endl;
+                  << terminal_safe(pe->ec.message()) << ")" << std::endl;
     }
     if (device_event) {
         ++w.device_events;
@@ -432,8 +474,9 @@ int run_watch(const global_options& g, const watch_args& a) {
         throw usage_error("watch needs at least one --number or --nbiot-id");
     if (a.count && *a.count == 0)
         throw usage_error("--count must be at least 1");
-    if (a.duration_seconds && !(*a.duration_seconds > 0))
-        throw usage_error("--duration must be a positive number of seconds");
+    if (a.duration_seconds && !(*a.duration_seconds >= min_duration_seconds &&
+                                *a.duration_seconds <= max_duration_seconds))
+        throw usage_error("--duration must be a number of seconds from 0.001 to 31622400");
     std::vector<device_number> numbers;
     for (const auto& n : a.numbers)
         numbers.push_back(parse_number(n));
@@ -458,8 +501,7 @@ int run_watch(const global_options& g, const watch_args& a) {
             stop();
     });
     if (a.duration_seconds) {
-        deadline.expires_after(
-            std::chrono::milliseconds(static_cast<std::int64_t>(*a.duration_seconds * 1000)));
+        deadline.expires_after(to_milliseconds(*a.duration_seconds));
         deadline.async_wait([&](const error_code& ec) {
             if (!ec)
                 stop();
@@ -532,8 +574,7 @@ int run_send(const global_options& g, const send_args& a) {
     bool sent = false;
     bool timed_out = false;
     asio::steady_timer deadline(io);
-    deadline.expires_after(
-        std::chrono::milliseconds(static_cast<std::int64_t>(g.timeout_seconds * 1000)));
+    deadline.expires_after(to_milliseconds(g.timeout_seconds));
     deadline.async_wait([&](const error_code& e) {
         if (!e && !sent) {
             timed_out = true;
@@ -562,7 +603,7 @@ int run_send(const global_options& g, const send_args& a) {
                         {"bytes", payload.size()},
                         {"hex", to_hex_packet(payload)}});
         else
-            std::cout << "sent " << payload.size() << " bytes to " << device << '\n';
+            std::cout << "sent " << payload.size() << " bytes to " << terminal_safe(device) << '\n';
         return exit_ok;
     }
     if (run_ec && run_ec != client_errc::session_stopped)

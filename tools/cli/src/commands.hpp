@@ -7,6 +7,7 @@
 
 #include "output.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -16,6 +17,16 @@
 namespace atomcloud::cli {
 
 enum exit_status : int { exit_ok = 0, exit_api = 1, exit_usage = 2, exit_failure = 3 };
+
+/// Accepted ranges of the duration options, in seconds (smaller than a millisecond would
+/// be no time at all; larger would overflow the clocks, or not be meant).
+inline constexpr double min_timeout_seconds = 0.001;
+inline constexpr double max_timeout_seconds = 86400; // a day
+inline constexpr double min_duration_seconds = 0.001;
+inline constexpr double max_duration_seconds = 366.0 * 86400; // a year
+
+/// Seconds within the ranges above as milliseconds (rounded).
+std::chrono::milliseconds to_milliseconds(double seconds);
 
 /// A bad argument: printed, exit status 2.
 struct usage_error : std::runtime_error {

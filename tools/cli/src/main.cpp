@@ -14,12 +14,68 @@
 
 #include <CLI/CLI.hpp>
 
+#include <charconv>
+#include <cmath>
+#include <cstdint>
 #include <iostream>
+#include <limits>
 #include <map>
+#include <system_error>
 
 namespace {
 
 using namespace atomcloud::cli;
+
+// Options are parsed here, with std::from_chars: decimal only (no sign for counts, no
+// "0x" or leading "+"), the whole text, and a value out of range is an error, never a
+// wrapped or clamped number. Errors are CLI11's, so they print and exit 2 like the others.
+
+template <class T>
+T parse_integer(const std::string& text, const std::string& option, T min, T max) {
+    T value{};
+    const char* last = text.data() + text.size();
+    const auto [end, ec] = std::from_chars(text.data(), last, value);
+    if (text.empty() || ec != std::errc() || end != last || value < min || value > max)
+        throw CLI::ValidationError(option, "expected an integer from " + std::to_string(min) +
+                                               " to " + std::to_string(max) + ", got '" +
+                                               terminal_safe(text) + "'");
+    return value;
+}
+
+double parse_seconds(const std::string& text, const std::string& option, double min, double max,
+                     const char* range) {
+    double value = 0;
+    const char* last = text.data() + text.size();
+    const auto [end, ec] = std::from_chars(text.data(), last, value);
+    if (text.empty() || ec != std::errc() || end != last || !std::isfinite(value) || value < min ||
+        value > max)
+        throw CLI::ValidationError(option, std::string("expected a number of seconds from ") +
+                                               range + ", got '" + terminal_safe(text) + "'");
+    return value;
+}
+
+template <class T>
+CLI::Option* add_integer(CLI::App* cmd, const std::string& name, T& into, const std::string& help,
+                         T min = 0, T max = std::numeric_limits<T>::max()) {
+    return cmd->add_option_function<std::string>(
+        name,
+        [&into, name, min, max](const std::string& text) {
+            into = parse_integer<T>(text, name, min, max);
+        },
+        help);
+}
+
+template <class T>
+CLI::Option* add_integer(CLI::App* cmd, const std::string& name, std::optional<T>& into,
+                         const std::string& help, T min = 0,
+                         T max = std::numeric_limits<T>::max()) {
+    return cmd->add_option_function<std::string>(
+        name,
+        [&into, name, min, max](const std::string& text) {
+            into = parse_integer<T>(text, name, min, max);
+        },
+        help);
+}
 
 const std::map<std::string, encoding> all_encodings = {
     {"hex", encoding::hex}, {"utf8", encoding::utf8}, {"gbk", encoding::gbk}};
@@ -48,13 +104,19 @@ int main(int argc, char** argv) {
     app.add_flag("--insecure", g.insecure,
                  "Do not verify the server's certificate (dangerous; prints a warning)");
     app.add_flag("--json", g.json, "Print JSON instead of tables");
-    app.add_option("--timeout", g.timeout_seconds, "Limit for each network step, in seconds")
-        ->capture_default_str();
+    app.add_option_function<std::string>(
+           "--timeout",
+           [&g](const std::string& text) {
+               g.timeout_seconds = parse_seconds(text, "--timeout", min_timeout_seconds,
+                                                 max_timeout_seconds, "0.001 to 86400");
+           },
+           "Limit for each network step, in seconds (0.001 to 86400)")
+        ->default_str("30");
     app.add_flag("-v,--verbose", g.verbose, "Debug log on stderr (the token is never shown)");
 
     std::int64_t org = 0;
     auto add_org = [&](CLI::App* cmd) {
-        cmd->add_option("--org", org, "Organisation id (from `atomcloud orgs`)")->required();
+        add_integer(cmd, "--org", org, "Organisation id (from `atomcloud orgs`)")->required();
     };
 
     // history and watch: which payloads to show, and how.
@@ -72,20 +134,20 @@ int main(int argc, char** argv) {
     std::int64_t group = 0;
     auto* devices = app.add_subcommand("devices", "List the devices of a group");
     add_org(devices);
-    devices->add_option("--group", group, "Group id (from `atomcloud groups`)")->required();
+    add_integer(devices, "--group", group, "Group id (from `atomcloud groups`)")->required();
 
     std::int64_t device_id = 0;
     auto* state = app.add_subcommand("state", "Show a device's connection state");
     add_org(state);
-    state->add_option("--device-id", device_id, "Device id (the ID column of `atomcloud devices`)")
+    add_integer(state, "--device-id", device_id, "Device id (the ID column of `atomcloud devices`)")
         ->required();
 
     history_args h;
     auto* history = app.add_subcommand("history", "Show a device's messages (last 6 hours)");
     add_org(history);
     history->add_option("--number", h.number, "Device number")->required();
-    history->add_option("--page", h.page, "Page number, from 1");
-    history->add_option("--limit", h.limit, "Messages per page (1-1000)");
+    add_integer<std::uint32_t>(history, "--page", h.page, "Page number, from 1", 1);
+    add_integer<std::uint32_t>(history, "--limit", h.limit, "Messages per page (1-1000)", 1, 1000);
     history->add_option("--start", h.start, "Oldest time, \"YYYY-MM-DD hh:mm:ss\" (UTC+8)");
     history->add_option("--end", h.end, "Newest time, \"YYYY-MM-DD hh:mm:ss\" (UTC+8)");
     history->add_flag("--all", h.all, "Walk every page (each message once, newest first)");
@@ -96,8 +158,14 @@ int main(int argc, char** argv) {
     add_org(watch);
     watch->add_option("--number", w.numbers, "Device number to watch (repeatable)");
     watch->add_option("--nbiot-id", w.nbiot_ids, "NB-IoT device id to watch (repeatable)");
-    watch->add_option("--count", w.count, "Stop after this many device events");
-    watch->add_option("--duration", w.duration_seconds, "Stop after this many seconds");
+    add_integer<std::size_t>(watch, "--count", w.count, "Stop after this many device events", 1);
+    watch->add_option_function<std::string>(
+        "--duration",
+        [&w](const std::string& text) {
+            w.duration_seconds = parse_seconds(text, "--duration", min_duration_seconds,
+                                               max_duration_seconds, "0.001 to 31622400");
+        },
+        "Stop after this many seconds (0.001 to 31622400, a year)");
     add_payload_options(watch, w.no_heartbeat, w.enc);
 
     send_args s;
@@ -146,11 +214,11 @@ int main(int argc, char** argv) {
             return run_send(g, s);
         }
     } catch (const usage_error& e) {
-        std::cerr << "atomcloud: error: " << e.what() << "\nRun with --help for usage."
-                  << std::endl;
+        std::cerr << "atomcloud: error: " << terminal_safe(e.what())
+                  << "\nRun with --help for usage." << std::endl;
         return exit_usage;
     } catch (const std::exception& e) {
-        std::cerr << "atomcloud: error: " << e.what() << std::endl;
+        std::cerr << "atomcloud: error: " << terminal_safe(e.what()) << std::endl;
         return exit_failure;
     }
     return exit_usage;

@@ -86,27 +86,100 @@ std::string payload_text(bytes_view payload, encoding enc) {
     return {};
 }
 
-void table::print(std::ostream& out) const {
-    std::vector<std::size_t> widths(headers_.size(), 0);
-    auto measure = [&](const std::vector<std::string>& row) {
-        for (std::size_t c = 0; c < row.size() && c < widths.size(); ++c)
-            widths[c] = std::max(widths[c], display_width(row[c]));
+std::string terminal_safe(std::string_view text) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(text.size());
+    auto escape_byte = [&](unsigned char b) {
+        out += "\\x";
+        out += digits[b >> 4];
+        out += digits[b & 0xF];
     };
-    measure(headers_);
-    for (const auto& row : rows_)
-        measure(row);
-    auto print_row = [&](const std::vector<std::string>& row) {
-        std::string line;
-        for (std::size_t c = 0; c < row.size() && c < widths.size(); ++c) {
-            line += row[c];
-            if (c + 1 < row.size())
-                line.append(widths[c] - display_width(row[c]) + 2, ' ');
+    for (std::size_t i = 0; i < text.size();) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (c < 0x80) {
+            if (c < 0x20 || c == 0x7F)
+                escape_byte(c);
+            else
+                out += static_cast<char>(c);
+            ++i;
+            continue;
         }
-        out << line << '\n';
-    };
-    print_row(headers_);
+        // The longest valid UTF-8 sequence (2 to 4 bytes) starting at i, if any.
+        std::size_t len = 0;
+        for (std::size_t n = 2; n <= 4 && i + n <= text.size(); ++n)
+            if (is_valid_utf8(text.substr(i, n))) {
+                len = n;
+                break;
+            }
+        if (len == 0) {
+            escape_byte(c);
+            ++i;
+            continue;
+        }
+        std::size_t j = i;
+        const std::uint32_t cp = next_code_point(text, j);
+        const bool control = (cp >= 0x80 && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029 ||
+                             (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+        if (control) {
+            out += "\\u{";
+            for (int shift = 12; shift >= 0; shift -= 4)
+                out += digits[(cp >> shift) & 0xF];
+            out += '}';
+        } else {
+            out.append(text.substr(i, len));
+        }
+        i += len;
+    }
+    return out;
+}
+
+table::table(std::vector<std::string> headers) : headers_(std::move(headers)) {
+    for (auto& h : headers_)
+        h = terminal_safe(h);
+    widths_.assign(headers_.size(), 0);
+    measure(headers_);
+}
+
+void table::add(const std::vector<std::string>& row) {
+    std::vector<std::string> safe;
+    safe.reserve(row.size());
+    for (const auto& cell : row)
+        safe.push_back(terminal_safe(cell));
+    measure(safe);
+    rows_.push_back(std::move(safe));
+}
+
+void table::measure(const std::vector<std::string>& row) {
+    for (std::size_t c = 0; c < row.size() && c < widths_.size(); ++c)
+        widths_[c] = std::max(widths_[c], display_width(row[c]));
+}
+
+void table::print_row(std::ostream& out, const std::vector<std::string>& row) const {
+    std::string line;
+    for (std::size_t c = 0; c < row.size() && c < widths_.size(); ++c) {
+        line += row[c];
+        if (c + 1 < row.size())
+            line.append(widths_[c] - display_width(row[c]) + 2, ' ');
+    }
+    out << line << '\n';
+}
+
+void table::print(std::ostream& out) const {
+    print_row(out, headers_);
     for (const auto& row : rows_)
-        print_row(row);
+        print_row(out, row);
+}
+
+void table::print_rows(std::ostream& out) {
+    if (!header_printed_) {
+        print_row(out, headers_);
+        header_printed_ = true;
+    }
+    for (const auto& row : rows_)
+        print_row(out, row);
+    rows_.clear();
+    out.flush();
 }
 
 nlohmann::ordered_json to_json(const org& o) {

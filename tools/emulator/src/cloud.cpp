@@ -220,9 +220,29 @@ std::chrono::system_clock::time_point cloud::now() const {
     return opts_.clock ? opts_.clock() : std::chrono::system_clock::now();
 }
 
+namespace {
+
+/// Hides the API-token segment of every "connection/<token>/" path in `text`, whatever
+/// the token: a client's wrong token is often the right one mistyped.
+std::string redact_connection_paths(std::string text) {
+    static constexpr std::string_view marker = "/connection/";
+    for (std::size_t at = text.find(marker); at != std::string::npos;
+         at = text.find(marker, at + 1)) {
+        const std::size_t begin = at + marker.size();
+        const std::size_t end = text.find_first_of("/? \t\r\n", begin);
+        const std::size_t n = (end == std::string::npos ? text.size() : end) - begin;
+        if (n > 0 && text.compare(begin, n, "***") != 0)
+            text.replace(begin, n, "***");
+    }
+    return text;
+}
+
+} // namespace
+
 void cloud::log(log_level l, std::string_view message) const {
     if (log_.enabled(l))
-        log_.sink(l, atomcloud::detail::redact(std::string(message), opts_.token));
+        log_.sink(l, redact_connection_paths(
+                         atomcloud::detail::redact(std::string(message), opts_.token)));
 }
 
 // ---- HTTP ------------------------------------------------------------------------------
@@ -729,6 +749,11 @@ std::optional<std::int64_t> int_member(const json& body, const char* key, std::i
     if (it == body.end())
         return fallback;
     if (!it->is_number_integer())
+        return std::nullopt;
+    // Above INT64_MAX the JSON number is unsigned: it must not wrap to a negative one.
+    if (it->is_number_unsigned() &&
+        it->get<std::uint64_t>() >
+            static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
         return std::nullopt;
     auto v = it->get<std::int64_t>();
     if (v < lo || v > hi)

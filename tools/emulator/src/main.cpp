@@ -4,12 +4,17 @@
 
 #include <CLI/CLI.hpp>
 
+#include <charconv>
+#include <cmath>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <pthread.h>
+#include <sstream>
 #include <string>
+#include <system_error>
 
 namespace {
 
@@ -20,19 +25,45 @@ bool split_listen(const std::string& listen, std::string& host, std::uint16_t& p
     host = listen.substr(0, colon);
     if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
         host = host.substr(1, host.size() - 2);
-    unsigned long value = 0;
-    const std::string digits = listen.substr(colon + 1);
-    if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 5)
+    const char* first = listen.data() + colon + 1;
+    const char* last = listen.data() + listen.size();
+    std::uint16_t value = 0;
+    const auto [end, ec] = std::from_chars(first, last, value); // out of range: an error
+    if (ec != std::errc() || end != last || host.empty())
         return false;
-    value = std::stoul(digits);
-    if (value > 65535 || host.empty())
-        return false;
-    port = static_cast<std::uint16_t>(value);
+    port = value;
     return true;
 }
 
+// Seconds as an option: a decimal number from `min` to `max` (finite), else exit 2.
+CLI::Option* add_seconds(CLI::App& app, const std::string& name, double& into,
+                         const std::string& help, double min, double max) {
+    return app
+        .add_option_function<std::string>(
+            name,
+            [&into, name, min, max](const std::string& text) {
+                double value = 0;
+                const char* last = text.data() + text.size();
+                const auto [end, ec] = std::from_chars(text.data(), last, value);
+                if (text.empty() || ec != std::errc() || end != last || !std::isfinite(value) ||
+                    value < min || value > max) {
+                    std::ostringstream range;
+                    range << min << " to " << max;
+                    throw CLI::ValidationError(name, "expected a number of seconds from " +
+                                                         range.str() + ", got '" + text + "'");
+                }
+                into = value;
+            },
+            help)
+        ->default_str([&into] {
+            std::ostringstream s;
+            s << into;
+            return s.str();
+        }());
+}
+
 std::chrono::milliseconds seconds_to_ms(double s) {
-    return std::chrono::milliseconds(static_cast<long long>(s * 1000.0));
+    return std::chrono::milliseconds(std::llround(s * 1000.0)); // s is range-checked
 }
 
 } // namespace
@@ -43,7 +74,8 @@ int main(int argc, char** argv) {
     std::string listen = "127.0.0.1:8443";
     std::string fixture, token, write_ca, cert, key;
     bool simulate = false, connect_all = false;
-    double heartbeat = 60, reading = 5;
+    double heartbeat = 60, reading = 5, handshake_timeout = 3;
+    std::size_t max_handshakes = 64;
     int verbosity = 0;
     app.add_option("--listen", listen,
                    "Address and port, e.g. 127.0.0.1:8443 (port 0: any free one)")
@@ -61,12 +93,25 @@ int main(int argc, char** argv) {
     cert_opt->needs(key_opt);
     key_opt->needs(cert_opt);
     app.add_flag("--simulate", simulate, "Connected devices send heartbeats and readings");
-    app.add_option("--heartbeat-interval", heartbeat, "Seconds between heartbeats (0: none)")
-        ->check(CLI::NonNegativeNumber)
-        ->capture_default_str();
-    app.add_option("--reading-interval", reading, "Seconds between readings (0: none)")
-        ->check(CLI::NonNegativeNumber)
-        ->capture_default_str();
+    add_seconds(app, "--heartbeat-interval", heartbeat, "Seconds between heartbeats (0: none)", 0,
+                86400);
+    add_seconds(app, "--reading-interval", reading, "Seconds between readings (0: none)", 0, 86400);
+    add_seconds(app, "--tls-handshake-timeout", handshake_timeout,
+                "Seconds a TLS handshake may take", 0.001, 3600);
+    app.add_option_function<std::string>(
+           "--max-tls-handshakes",
+           [&max_handshakes](const std::string& text) {
+               std::size_t value = 0;
+               const char* last = text.data() + text.size();
+               const auto [end, ec] = std::from_chars(text.data(), last, value);
+               if (text.empty() || ec != std::errc() || end != last || value == 0 || value > 100000)
+                   throw CLI::ValidationError("--max-tls-handshakes",
+                                              "expected an integer from 1 to 100000, got '" + text +
+                                                  "'");
+               max_handshakes = value;
+           },
+           "Connections allowed in their TLS handshake at once")
+        ->default_str("64");
     app.add_flag("--connect-all", connect_all, "Start with every device connected");
     app.add_flag("-v,--verbose", verbosity, "Log requests and sessions (-vv: debug)");
     try {
@@ -89,6 +134,8 @@ int main(int argc, char** argv) {
     opts.simulate.heartbeat_interval = seconds_to_ms(heartbeat);
     opts.simulate.reading_interval = seconds_to_ms(reading);
     opts.simulate.connect_all = connect_all;
+    opts.max_tls_handshakes = max_handshakes;
+    opts.tls_handshake_timeout = seconds_to_ms(handshake_timeout);
     opts.log = atomcloud::logger::to_stderr(verbosity >= 2   ? atomcloud::log_level::debug
                                             : verbosity == 1 ? atomcloud::log_level::info
                                                              : atomcloud::log_level::warning);

@@ -33,6 +33,7 @@
 #include <cstdio>
 #include <fstream>
 #include <future>
+#include <list>
 #include <random>
 #include <shared_mutex>
 #include <sstream>
@@ -99,6 +100,8 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
     std::unique_ptr<asio::steady_timer> resume_timer;
     std::vector<std::shared_ptr<asio::steady_timer>> simulation_timers;
     std::unordered_set<connection*> connections;
+    /// The connections still in their TLS handshake, oldest first.
+    std::list<connection*> handshaking;
     std::thread thread;
     std::thread::id thread_id;
     std::future<void> finished;
@@ -162,10 +165,15 @@ struct connection : std::enable_shared_from_this<connection> {
     connection(server::impl& s, tcp::socket socket)
         : srv(s), core(*s.core), ws(std::move(socket), *s.tls), timer(ws.get_executor()),
           wake(ws.get_executor()) {
+        error_code ec;
+        const auto ep = beast::get_lowest_layer(ws).socket().remote_endpoint(ec);
+        peer = ec ? std::string("?") : ep.address().to_string() + ":" + std::to_string(ep.port());
         srv.connections.insert(this);
+        handshake_entry = srv.handshaking.insert(srv.handshaking.end(), this);
         ++core.open_connections;
     }
     ~connection() {
+        end_tls_handshake();
         srv.connections.erase(this);
         --core.open_connections;
     }
@@ -182,9 +190,19 @@ struct connection : std::enable_shared_from_this<connection> {
     bool is_websocket = false;
     bool closed = false;
     std::string peer;
+    std::optional<std::list<connection*>::iterator> handshake_entry; // while handshaking
+
+    /// Leaves the list of handshaking connections (idempotent).
+    void end_tls_handshake() noexcept {
+        if (handshake_entry) {
+            srv.handshaking.erase(*handshake_entry);
+            handshake_entry.reset();
+        }
+    }
 
     /// Closes the socket at once (no TLS or WebSocket closing handshake).
     void abort() noexcept {
+        end_tls_handshake();
         closed = true;
         outbound.clear();
         outbound_bytes = 0;
@@ -231,16 +249,18 @@ struct ws_link final : detail::app_link {
 
 asio::awaitable<void> connection::run() {
     auto& lowest = beast::get_lowest_layer(ws);
-    {
-        error_code ec;
-        auto ep = lowest.socket().remote_endpoint(ec);
-        peer = ec ? std::string("?") : ep.address().to_string() + ":" + std::to_string(ep.port());
-    }
     lowest.expires_after(srv.opts.tls_handshake_timeout);
     auto [hec] = co_await ws.next_layer().async_handshake(ssl::stream_base::server, use_nothrow);
-    if (hec) {
+    end_tls_handshake();
+    if (hec || closed) {
         if (!closed)
             core.log(log_level::debug, "TLS handshake with " + peer + " failed: " + hec.message());
+        co_return;
+    }
+    if (srv.connections.size() - srv.handshaking.size() > srv.opts.max_connections) {
+        core.log(log_level::warning, "too many connections (" +
+                                         std::to_string(srv.opts.max_connections) +
+                                         " established): closing " + peer);
         co_return;
     }
 
@@ -651,12 +671,25 @@ asio::awaitable<void> server::impl::accept_loop(std::shared_ptr<tcp::acceptor> a
             co_await backoff.async_wait(use_nothrow);
             continue;
         }
-        if (connections.size() >= opts.max_connections) {
+        if (connections.size() - handshaking.size() >= opts.max_connections) {
             core->log(log_level::warning, "too many connections (" +
                                               std::to_string(connections.size()) +
                                               "): closing a new one");
             socket.close(ec);
             continue;
+        }
+        // Connections that never finish their TLS handshake (or never start it) must not
+        // hold the door shut: beyond the limit, the one that has waited longest goes.
+        if (opts.max_tls_handshakes == 0) {
+            socket.close(ec);
+            continue;
+        }
+        while (handshaking.size() >= opts.max_tls_handshakes) {
+            connection* oldest = handshaking.front();
+            core->log(log_level::info, "too many TLS handshakes in progress (" +
+                                           std::to_string(handshaking.size()) +
+                                           "): closing the oldest, from " + oldest->peer);
+            oldest->abort();
         }
         socket.set_option(tcp::no_delay(true), ec);
         auto c = std::make_shared<connection>(*this, std::move(socket));
@@ -875,6 +908,7 @@ server_status server::status() const {
     return impl_->call([i = impl_.get()] {
         server_status s;
         s.connections = i->core->open_connections;
+        s.tls_handshakes = i->handshaking.size();
         s.websocket_connections = i->core->websocket_sessions();
         s.subscriptions = i->core->subscriptions();
         s.pending_faults = i->core->pending_faults();

@@ -100,11 +100,17 @@ struct options {
     /// Limits of an HTTP request: header block and body.
     std::size_t max_request_header_size = 8 * 1024;
     std::size_t max_request_body_size = 64 * 1024;
-    /// Open connections (HTTPS and WSS together); further ones are closed at once.
+    /// Established connections (past their TLS handshake; HTTPS and WSS together);
+    /// further ones are closed once their handshake is done.
     std::size_t max_connections = 1024;
-    /// Time allowed for the TLS handshake and for each HTTP request to arrive; a keep-alive
-    /// connection idle for http_idle_timeout is closed.
-    std::chrono::milliseconds tls_handshake_timeout{std::chrono::seconds(10)};
+    /// Connections still in their TLS handshake, counted apart so that clients that open
+    /// TCP connections and never start TLS cannot lock others out: when a new connection
+    /// arrives and this many are handshaking, the one that has waited longest is closed.
+    std::size_t max_tls_handshakes = 64;
+    /// Time allowed for the TLS handshake (also for the WebSocket handshake); time
+    /// allowed for each HTTP request to arrive, and after which an idle keep-alive
+    /// connection is closed: http_idle_timeout.
+    std::chrono::milliseconds tls_handshake_timeout{std::chrono::seconds(3)};
     std::chrono::milliseconds http_idle_timeout{std::chrono::seconds(60)};
     /// A WebSocket connection silent this long is pinged (at half of it) and then closed.
     std::chrono::milliseconds websocket_idle_timeout{std::chrono::seconds(120)};
@@ -187,7 +193,8 @@ private:
 
 /// What the emulator is doing, for tests and the control API's /emulator/status.
 struct server_status {
-    std::size_t connections = 0;           ///< open TLS connections (HTTPS and WSS)
+    std::size_t connections = 0;           ///< open connections (HTTPS and WSS)
+    std::size_t tls_handshakes = 0;        ///< of those, still in their TLS handshake
     std::size_t websocket_connections = 0; ///< WebSocket sessions of applications
     std::size_t subscriptions = 0;         ///< (session, device) pairs subscribed
     std::size_t pending_faults = 0;        ///< REST requests still to be faulted
