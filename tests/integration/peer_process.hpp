@@ -4,6 +4,7 @@
 #ifndef ATOMCLOUD_TESTS_PEER_PROCESS_HPP
 #define ATOMCLOUD_TESTS_PEER_PROCESS_HPP
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstring>
@@ -70,11 +71,13 @@ public:
             }
             const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                 deadline - std::chrono::steady_clock::now());
-            if (left.count() <= 0)
-                return std::nullopt;
             pollfd p{out_, POLLIN, 0};
-            if (::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+            // (Polls once even when the time is up, so that a short limit still reads.)
+            if (::poll(&p, 1, static_cast<int>(std::max<long long>(left.count(), 0))) <= 0) {
+                if (left.count() <= 0)
+                    return std::nullopt;
                 continue;
+            }
             char chunk[4096];
             const ::ssize_t n = ::read(out_, chunk, sizeof chunk);
             if (n <= 0)

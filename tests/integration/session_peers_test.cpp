@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -75,8 +76,8 @@ struct peer_harness {
     explicit peer_harness(const std::string& mode,
                           atomcloud_test::leaf_spec spec = {{}, {"127.0.0.1"}},
                           atomcloud_test::test_ca* other_ca = nullptr)
-        : files(spec, other_ca), peer({"/usr/bin/python3", peer_script(), "--cert", files.cert, "--key",
-                                       files.key, "--mode", mode}) {
+        : files(spec, other_ca), peer({"/usr/bin/python3", peer_script(), "--cert", files.cert,
+                                       "--key", files.key, "--mode", mode}) {
         auto line = peer.wait_for("PORT ", 30s);
         REQUIRE(line);
         port = std::stoi(line->substr(5));
@@ -84,6 +85,12 @@ struct peer_harness {
         cfg.token = "peer-token-0123456789";
         cfg.tls.ca_pem = files.ca_pem;
         cfg.log = logs.make();
+        if (std::getenv("ATOMCLOUD_TEST_LOGS")) { // for debugging: the log as it happens
+            cfg.log.sink = [inner = cfg.log.sink](log_level l, std::string_view text) {
+                std::fprintf(stderr, "log: %.*s\n", static_cast<int>(text.size()), text.data());
+                inner(l, text);
+            };
+        }
         cfg.session.reconnect.initial_delay = 20ms;
         cfg.session.reconnect.jitter = 0.0;
     }
@@ -208,7 +215,8 @@ TEST_CASE("session: a server that drops every link at once sees attempts spaced 
         INFO("gap " << i << ": " << at[i] - at[i - 1] << " s");
         CHECK(at[i] - at[i - 1] >= 0.1 * (1 << (i - 1)) * 0.95);
     }
-    CHECK(h.s->status().connections >= 5);
+    CHECK(h.s->status().connections >= 4);     // (the 5th may still be on its way)
+    CHECK(h.s->status().failed_attempts >= 4); // links that never worked count as failures
     CHECK(h.logs.count("reconnecting in 800 ms") == 1);
 }
 
@@ -256,7 +264,7 @@ TEST_CASE("session: a certificate that fails verification ends async_run, with t
         const char* reason;
     };
     const variant variants[] = {
-        {"another host name", {{"other.example"}, {}}, false, "hostname mismatch"},
+        {"another host name", {{"other.example"}, {}}, false, "address mismatch"},
         {"expired", {{}, {"127.0.0.1"}, -7200, -3600}, false, "expired"},
         {"an unknown issuer", {{}, {"127.0.0.1"}}, true, "issuer"},
     };

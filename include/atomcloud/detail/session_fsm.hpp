@@ -310,8 +310,12 @@ public:
         last_activity_ = now;
         pinged_ = false;
         trimmed_ = false;
-        if (device_frames != 0)
+        if (device_frames != 0 && !delivered_) {
+            // A link that delivered a device's frame works: the schedule starts over.
             delivered_ = true;
+            backoff_.reset();
+            failed_attempts_ = 0;
+        }
         session_actions a;
         if (over_limits && (phase_ == session_phase::open || phase_ == session_phase::closing)) {
             paused_ = true;
@@ -496,10 +500,13 @@ private:
     session_actions close(session_time now, error_code reason) {
         session_actions a;
         if (phase_ == session_phase::open || phase_ == session_phase::closing) {
-            // A link that was up: healthy enough to start the backoff over?
+            // A link that was up: healthy enough to start the backoff over? If not, it
+            // counts as one more failed attempt.
             if (delivered_ || now - up_since_ >= opts_.reconnect.healthy_after) {
                 backoff_.reset();
                 failed_attempts_ = 0;
+            } else if (!stopping_) {
+                ++failed_attempts_;
             }
         }
         link_reason_ = reason;

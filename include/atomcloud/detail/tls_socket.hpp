@@ -148,6 +148,16 @@ public:
             op<write_step>{*this, write_step(b)}, token, socket_);
     }
 
+    /// One read attempt without waiting (for a caller that waits for readability itself):
+    /// done with the bytes read or an error, or which wait OpenSSL needs before the next
+    /// attempt. Never two reads at once (an async_read_some counts).
+    tls_attempt try_read(boost::asio::mutable_buffer b) { return attempt_read(b); }
+
+    /// One write attempt without waiting; as try_read. SSL_MODE_ENABLE_PARTIAL_WRITE: the
+    /// bytes written may be fewer than asked; retry with the rest (the same or a moved
+    /// buffer, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER).
+    tls_attempt try_write(boost::asio::const_buffer b) { return attempt_write(b); }
+
     /// Sends close_notify if that can be done without waiting, for a clean close; does not
     /// wait for the peer's. Call it when no write is in flight.
     void shutdown_send() noexcept {

@@ -137,6 +137,7 @@ struct ws_link {
     bool reported = false;   // link_closed was fed to the machine
     bool opened = false;     // the upgrade succeeded: frames may be written
     bool first_read = false; // the next read parses before it waits
+    bool unparsed = false;   // parsing stopped at the pending limits: frames may wait
 
     // The write in progress: wbuf[woff, wbuf.size()) is still to go.
     std::size_t frames_in_write = 0; // queue entries it carries
@@ -353,10 +354,15 @@ private:
 
     // Validates the config and builds what every connection shares.
     error_code prepare(diagnostics& d) {
-        error_code ec;
+        std::string what;
         if (cfg_.token.empty()) {
             d.set_client_message("config.token is empty");
             return client_errc::invalid_config;
+        }
+        error_code ec = check_header_values(cfg_.token, cfg_.user_agent, what);
+        if (ec) {
+            d.set_client_message(what);
+            return ec;
         }
         if (!is_valid_nbiot_width(cfg_.session.nbiot_id_width)) {
             d.set_client_message("config.session.nbiot_id_width must be 1 to 37");
@@ -370,7 +376,6 @@ private:
         url_ = std::move(*url);
         log_url_ = websocket_url_for_log(url_, org_id_);
         if (!tls_) {
-            std::string what;
             tls_ = make_tls_context(cfg_.tls, ec, what);
             if (!tls_) {
                 d.set_client_message(what);
@@ -685,6 +690,10 @@ private:
         if (l->opened) {
             if (fsm_.stop_requested()) {
                 log(log_level::info, "link to " + log_url_ + " closed");
+            } else if (reason == boost::beast::error::timeout) {
+                log(log_level::warning, "nothing received from " + log_url_ + " for " +
+                                            std::to_string(cfg_.session.idle_timeout.count()) +
+                                            " ms: link is dead");
             } else {
                 std::string extra;
                 if (reason == boost::beast::websocket::error::closed)
@@ -734,9 +743,11 @@ private:
         if (!l || l->reading || l->closed || fsm_.reading_paused())
             return;
         l->reading = true;
-        if (l->first_read) {
-            // Frames may have come with the upgrade's answer: parse before waiting.
+        if (l->first_read || l->unparsed) {
+            // Frames may wait in the region (they came with the upgrade's answer, or the
+            // pending limits stopped the parsing): parse them before waiting.
             l->first_read = false;
+            l->unparsed = false;
             boost::asio::post(ex_, [self = shared_from_this(), l] { self->on_readable(l, {}); });
             return;
         }
@@ -778,11 +789,21 @@ private:
         if (ec)
             return apply(fsm_.io_failed(t, ec));
         apply(fsm_.data_received(t, device_frames, over_limits()));
+        if (fsm_.reading_paused() && log_on(log_level::debug))
+            log(log_level::debug, "reading paused: " + std::to_string(pending_.size()) +
+                                      " events, " + std::to_string(pending_.message_bytes()) +
+                                      " bytes pending");
     }
 
     // Every complete frame in the region. Returns false once the link should read no more.
     bool parse(const link_ptr& l, session_time t, std::size_t& device_frames) {
         for (;;) {
+            if (over_limits()) {
+                // The application has all it may hold: the rest waits in the region
+                // (and reading stops, so the server sees TCP backpressure).
+                l->unparsed = true;
+                return false;
+            }
             const ws_event ev = l->reader.next(arena_.region(), arena_.region_size());
             switch (ev.kind) {
             case ws_event_kind::need_more:
@@ -823,7 +844,9 @@ private:
                 apply(fsm_.protocol_failed(t, ev.ec, ev.close_code));
                 return false;
             }
-            arena_.release(l->reader.releasable());
+            const std::size_t done = l->reader.releasable();
+            l->reader.release(done);
+            arena_.release(done);
             if (l->closed)
                 return false;
         }
