@@ -75,7 +75,6 @@ enum class client_errc : int {
     websocket_protocol_error, ///< the server broke RFC 6455 (bad frame header, bad close ...)
     certificate_rejected,     ///< the server's TLS certificate failed verification (expired,
                               ///< wrong host name, unknown issuer ...): diagnostics say why
-    invalid_header_value,     ///< a header value (token, user agent) contains control characters
 };
 
 /// The category of api_errc (name "atomcloud.api").

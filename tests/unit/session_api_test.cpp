@@ -200,6 +200,21 @@ TEST_CASE("session: configuration errors end async_run before any connection", "
         CHECK(*r == client_errc::invalid_config);
         CHECK(diag.client_message().find("token") != std::string::npos);
     }
+    SECTION("a token or user agent that would inject header lines") {
+        config cfg = test_config();
+        const bool in_token = GENERATE(true, false);
+        (in_token ? cfg.token : cfg.user_agent) += "\r\nX-Injected: 1";
+        session s(io.get_executor(), cfg, 1);
+        diagnostics diag;
+        std::optional<error_code> r;
+        s.async_run(diag, [&](error_code ec) { r = ec; });
+        REQUIRE(run_until(io, [&] { return r.has_value(); }));
+        CHECK(*r == client_errc::invalid_config);
+        CHECK(diag.client_message().find(in_token ? "token" : "user_agent") != std::string::npos);
+        CHECK(diag.client_message().find("X-Injected") == std::string::npos);
+        CHECK(s.status().failed_attempts == 0);
+        CHECK(s.status().connections == 0);
+    }
     SECTION("bad base URL") {
         config cfg = test_config();
         cfg.base_url = "http://plain.example.com";

@@ -68,3 +68,21 @@ TEST_CASE("redact removes the token, also percent-encoded", "[url]") {
     CHECK(redact("nothing here", "") == "nothing here");
     CHECK(redact("aaaa", "aa") == "******");
 }
+
+TEST_CASE("header values with control characters are refused before any I/O", "[url]") {
+    using atomcloud::detail::check_header_values;
+    using atomcloud::detail::is_valid_header_value;
+    CHECK(is_valid_header_value("0115b0e4a89f7819ea88f81006117646"));
+    CHECK(is_valid_header_value("atomcloud/0.1 (正点原子)"));
+    CHECK_FALSE(is_valid_header_value("abc\r\nX-Injected: 1"));
+    CHECK_FALSE(is_valid_header_value(std::string("a\0b", 3)));
+    CHECK_FALSE(is_valid_header_value("tab\there"));
+    CHECK_FALSE(is_valid_header_value("del\x7f"));
+    std::string what;
+    CHECK_FALSE(check_header_values("token", "agent", what));
+    const std::string secret = "secret\r\nX-Injected: 1";
+    CHECK(check_header_values(secret, "agent", what) == atomcloud::client_errc::invalid_config);
+    CHECK(what == "config.token contains control characters"); // and not the token
+    CHECK(check_header_values("token", "agent\n", what) == atomcloud::client_errc::invalid_config);
+    CHECK(what.find("user_agent") != std::string::npos);
+}

@@ -31,6 +31,16 @@ ATOMCLOUD_DECL std::optional<base_url> parse_base_url(std::string_view url, erro
 /// Percent-encodes everything but RFC 3986 unreserved characters.
 ATOMCLOUD_DECL std::string percent_encode(std::string_view text);
 
+/// Whether `value` may go into an HTTP header (and, for the token, a URL path) as it is:
+/// no control characters (0x00-0x1F, 0x7F), so no CR LF can start another header line.
+ATOMCLOUD_DECL bool is_valid_header_value(std::string_view value) noexcept;
+
+/// Checks what the clients put in headers before any I/O: the token and the user agent
+/// must hold no control characters. On failure returns
+/// client_errc::invalid_config and says which option in `what` (never the token itself).
+ATOMCLOUD_DECL error_code check_header_values(std::string_view token, std::string_view user_agent,
+                                              std::string& what);
+
 /// Replaces every occurrence of `secret` in `text` by "***" (and its percent-encoded
 /// form as well). An empty secret leaves text unchanged.
 ATOMCLOUD_DECL std::string redact(std::string text, std::string_view secret);

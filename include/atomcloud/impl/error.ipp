@@ -102,8 +102,6 @@ inline const char* client_errc_text(client_errc e) noexcept {
         return "WebSocket protocol error from the server";
     case client_errc::certificate_rejected:
         return "the server's TLS certificate failed verification";
-    case client_errc::invalid_header_value:
-        return "a header value contains control characters";
     }
     return nullptr;
 }

@@ -143,6 +143,26 @@ ATOMCLOUD_DECL std::string redact(std::string text, std::string_view secret) {
     return text;
 }
 
+ATOMCLOUD_DECL bool is_valid_header_value(std::string_view value) noexcept {
+    for (unsigned char c : value)
+        if (c < 0x20 || c == 0x7F)
+            return false;
+    return true;
+}
+
+ATOMCLOUD_DECL error_code check_header_values(std::string_view token, std::string_view user_agent,
+                                              std::string& what) {
+    if (!is_valid_header_value(token)) {
+        what = "config.token contains control characters";
+        return client_errc::invalid_config;
+    }
+    if (!is_valid_header_value(user_agent)) {
+        what = "config.user_agent contains control characters";
+        return client_errc::invalid_config;
+    }
+    return {};
+}
+
 } // namespace atomcloud::detail
 
 #endif
