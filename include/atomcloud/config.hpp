@@ -27,9 +27,11 @@ struct tls_options {
     /// connection open to interception; every connection made without verification logs
     /// a warning (and, with no logger set, writes one to stderr once per process).
     bool verify = true;
-    /// A PEM file of trusted CA certificates. Empty: the system's default trust store.
+    /// A PEM file of trusted CA certificates. When neither ca_file nor ca_pem is given,
+    /// the system's default trust store is used; when either is, only they are trusted.
     std::string ca_file;
-    /// PEM text of trusted CA certificates (added to ca_file or the default store).
+    /// PEM text of trusted CA certificates, trusted together with those of ca_file (and,
+    /// like it, instead of the system's store).
     std::string ca_pem;
     /// A TLS context of the caller's, used as it is (its trust store and verify mode);
     /// SNI and host-name verification are still applied per connection when `verify`.
@@ -128,8 +130,10 @@ struct config {
     timeout_options timeouts;
     /// The platform's time zone: history times are written in it (`start`/`end`), UTC+8.
     std::chrono::minutes server_utc_offset{8 * 60};
-    /// Largest HTTP response body accepted.
-    std::size_t max_response_size = 32 * 1024 * 1024;
+    /// Largest HTTP response body accepted: 8 MiB holds a full history page (1000
+    /// packets) of payloads up to about 2.7 KiB each. Responses are parsed in one pass
+    /// straight into the models, so parsing peaks at about twice the body.
+    std::size_t max_response_size = 8 * 1024 * 1024;
     /// REST keep-alive connections open at once; further requests wait their turn.
     std::size_t max_connections = 4;
     retry_options retry;

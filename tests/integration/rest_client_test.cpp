@@ -25,12 +25,16 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <future>
 #include <mutex>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
@@ -246,6 +250,22 @@ TEST_CASE("rest: API errors (token, unknown objects, bad parameters)", "[rest][i
     }
 }
 
+TEST_CASE("rest: a token or user agent with CR LF is refused before any request",
+          "[rest][integration]") {
+    env e;
+    const bool in_token = GENERATE(true, false);
+    (in_token ? e.cfg.token : e.cfg.user_agent) += "\r\nX-Injected: 1";
+    atomcloud::rest_client api(e.io.get_executor(), e.cfg);
+    diagnostics diag;
+    error_code ec;
+    api.list_orgs(ec, diag);
+    CHECK(ec == atomcloud::client_errc::invalid_config);
+    CHECK(diag.client_message().find(in_token ? "config.token" : "config.user_agent") !=
+          std::string::npos);
+    CHECK(api.stats().connections_opened == 0);
+    CHECK(e.all_logs().find("X-Injected") == std::string::npos);
+}
+
 TEST_CASE("rest: a bad or missing token is code 300, and the token is never shown",
           "[rest][integration]") {
     env e;
@@ -442,10 +462,39 @@ TEST_CASE("rest: a CA that did not sign the server's certificate", "[rest][integ
     const auto orgs = api.list_orgs(ec, diag);
     CHECK(orgs.empty());
     REQUIRE(ec);
-    CHECK(ec.category() == asio::error::get_ssl_category());
-    CHECK(diag.client_message().find("TLS handshake") != std::string::npos);
+    CHECK(ec == atomcloud::client_errc::certificate_rejected);
+    CHECK(diag.client_message().find("TLS certificate rejected: unable to get local issuer "
+                                     "certificate") != std::string::npos);
     CHECK(api.stats().retries == 0);
     CHECK(api.stats().connections_opened == 0);
+}
+
+TEST_CASE("rest: ca_file and ca_pem are trusted together, and only they", "[rest][integration]") {
+    env e;             // its emulator's CA goes into a file
+    emu::server other; // another emulator, another CA: as PEM text
+    const std::string file = "/tmp/atomcloud-rest-ca-" + std::to_string(::getpid()) + ".pem";
+    {
+        std::ofstream out(file);
+        out << e.cfg.tls.ca_pem;
+    }
+    atomcloud::config both = e.cfg;
+    both.tls.ca_file = file;
+    both.tls.ca_pem = other.ca_pem();
+    atomcloud::config to_other = both;
+    to_other.base_url = other.client_config().base_url;
+    atomcloud::rest_client first(e.io.get_executor(), both);
+    atomcloud::rest_client second(e.io.get_executor(), to_other);
+    CHECK(first.list_orgs().size() == 1);
+    CHECK(second.list_orgs().size() == 1);
+    // ca_pem alone: the first emulator's CA is no longer trusted.
+    atomcloud::config pem_only = both;
+    pem_only.tls.ca_file.clear();
+    atomcloud::rest_client third(e.io.get_executor(), pem_only);
+    error_code ec;
+    diagnostics diag;
+    third.list_orgs(ec, diag);
+    CHECK(ec == atomcloud::client_errc::certificate_rejected);
+    std::remove(file.c_str());
 }
 
 TEST_CASE("rest: verification turned off works, and says so loudly", "[rest][integration]") {
@@ -454,7 +503,12 @@ TEST_CASE("rest: verification turned off works, and says so loudly", "[rest][int
     e.cfg.tls.verify = false;
     atomcloud::rest_client api(e.io.get_executor(), e.cfg);
     CHECK(api.list_orgs().size() == 1);
-    CHECK(e.all_logs().find("TLS certificate verification is DISABLED") != std::string::npos);
+    CHECK(api.list_orgs().size() == 1);
+    // Said once per client, not once per connection or request.
+    const std::string logs = e.all_logs();
+    const auto first = logs.find("TLS certificate verification is DISABLED");
+    REQUIRE(first != std::string::npos);
+    CHECK(logs.find("TLS certificate verification is DISABLED", first + 1) == std::string::npos);
 
     // The same client, moved, keeps working.
     atomcloud::rest_client moved(std::move(api));

@@ -51,6 +51,7 @@ struct rest_connection {
     std::uint64_t id;
     std::uint64_t requests = 0;
     connect_step step = connect_step::none;
+    std::string verify_failure; // why the certificate was rejected, if it was
 
     void close() noexcept {
         error_code ignored;
@@ -74,6 +75,8 @@ class rest_client_impl : public std::enable_shared_from_this<rest_client_impl> {
 public:
     rest_client_impl(rest_net::any_io_executor executor, config c)
         : ex(std::move(executor)), cfg(std::move(c)) {
+        if (setup_ec = check_header_values(cfg.token, cfg.user_agent, setup_what); setup_ec)
+            return;
         url = parse_base_url(cfg.base_url, setup_ec);
         if (setup_ec) {
             setup_what = "invalid base URL '" + redact(cfg.base_url, cfg.token) +
@@ -259,10 +262,9 @@ public:
         conn_ = std::make_shared<rest_connection>(client_->ex, client_->tls,
                                                   client_->next_connection_id++);
         phase_ = phase::connecting;
-        if (!client_->cfg.tls.verify)
-            warn_tls_verification_off(client_->cfg.log);
+        // (Verification off was announced once, when the client was made.)
         async_connect_tls(conn_->stream, conn_->resolver, *client_->url, client_->cfg.tls.verify,
-                          client_->cfg.timeouts, &conn_->step,
+                          client_->cfg.timeouts, &conn_->step, &conn_->verify_failure,
                           [self = shared_from_this()](error_code ec) { self->on_connected(ec); });
     }
 
@@ -306,11 +308,16 @@ private:
         }
         if (ec) {
             diag_.clear();
-            diag_.set_client_message(std::string(to_string(conn_->step)) + " to " +
-                                     client_->url->host_header() + " failed: " + ec.message());
+            if (ec == client_errc::certificate_rejected)
+                diag_.set_client_message("TLS certificate rejected: " + conn_->verify_failure +
+                                         " (server " + client_->url->host_header() + ")");
+            else
+                diag_.set_client_message(std::string(to_string(conn_->step)) + " to " +
+                                         client_->url->host_header() + " failed: " + ec.message());
             drop_connection();
             // A certificate that does not verify will not verify on the next attempt.
-            if (ec.category() == rest_net::error::get_ssl_category())
+            if (ec == client_errc::certificate_rejected ||
+                ec.category() == rest_net::error::get_ssl_category())
                 return finish(ec);
             return fail(ec, 0);
         }
