@@ -72,7 +72,11 @@ TEST_CASE("spec vector: NB-IoT send of 01 02", "[frame]") {
 }
 
 TEST_CASE("every frame type round-trips", "[frame]") {
-    const bytes payload = to_bytes("\x00\xff payload \xd5\xfd");
+    // From an explicit length: a C string would stop at the leading NUL.
+    const std::string_view raw("\x00\xff payload \xd5\xfd", 14);
+    const bytes payload(raw.begin(), raw.end());
+    REQUIRE(payload.size() == 14);
+    REQUIRE(payload.front() == 0x00);
     const std::vector<frame> frames = {
         subscribe_frame{dev},           unsubscribe_frame{dev},
         send_frame{dev, payload},       device_connected_frame{dev},
@@ -86,6 +90,8 @@ TEST_CASE("every frame type round-trips", "[frame]") {
         CHECK(wire.size() == encoded_size(f));
         CHECK(wire.front() == static_cast<std::uint8_t>(t));
         CHECK(wire.size() == 1 + id_width(t) + (has_payload(t) ? payload.size() : 0));
+        if (has_payload(t))
+            CHECK(equal_bytes(bytes_view(wire).subspan(1 + id_width(t)), payload));
 
         frame back = decode_ok(wire, origin_of(t));
         CHECK(back.index() == f.index());
