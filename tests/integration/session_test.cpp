@@ -470,7 +470,9 @@ TEST_CASE("session: a server away for a while: reconnects with growing delays, t
 
     h.cloud.resume();
     // (The next attempt may be a few seconds away when the machine is slow: the delays grew.)
-    REQUIRE(h.wait_connected(2, 20s));
+    const bool reconnected = h.wait_connected(2, 20s);
+    INFO(h.logs.all());
+    REQUIRE(reconnected);
     CHECK_FALSE(h.wait(r1));
     CHECK_FALSE(h.wait(r2));
     REQUIRE(a.wait_received(2, 5s));

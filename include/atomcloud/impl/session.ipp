@@ -17,8 +17,10 @@
 
 #include <atomcloud/detail/event_arena.hpp>
 #include <atomcloud/detail/send_queue.hpp>
+#include <atomcloud/detail/session_frames.hpp>
 #include <atomcloud/detail/session_fsm.hpp>
 #include <atomcloud/detail/session_url.hpp>
+#include <atomcloud/detail/stored_handler.hpp>
 #include <atomcloud/detail/subscription_tracker.hpp>
 #include <atomcloud/detail/tls.hpp>
 #include <atomcloud/detail/tls_socket.hpp>
@@ -54,61 +56,6 @@
 
 namespace atomcloud::detail {
 
-/// A completion handler kept until its operation completes, with outstanding work on its
-/// executor (as composed operations do). Completion is always posted, never run inside
-/// the caller.
-template <class Signature>
-class stored_handler;
-
-template <class... Args>
-class stored_handler<void(Args...)> {
-public:
-    using handler_type = boost::asio::any_completion_handler<void(Args...)>;
-
-    stored_handler() = default;
-    stored_handler(handler_type h, const boost::asio::any_io_executor& io_ex)
-        : handler_(std::move(h)),
-          work_(boost::asio::prefer(boost::asio::get_associated_executor(handler_, io_ex),
-                                    boost::asio::execution::outstanding_work.tracked)) {}
-
-    // any_completion_handler's move assignment is unusable in Asio 1.26 (it wraps the
-    // source instead of taking it over): only its move constructor and swap are used.
-    stored_handler(stored_handler&& other) noexcept
-        : handler_(std::move(other.handler_)), work_(std::move(other.work_)) {}
-    stored_handler& operator=(stored_handler&& other) noexcept {
-        handler_type taken(std::move(other.handler_));
-        handler_.swap(taken);
-        work_ = std::move(other.work_);
-        return *this;
-    }
-
-    explicit operator bool() const noexcept { return static_cast<bool>(handler_); }
-
-    boost::asio::cancellation_slot slot() const noexcept {
-        return handler_.get_cancellation_slot();
-    }
-
-    /// Completes the operation: posts the handler to its executor with `args`.
-    void post(const boost::asio::any_io_executor& io_ex, Args... args) {
-        auto slot = handler_.get_cancellation_slot();
-        if (slot.is_connected())
-            slot.clear();
-        handler_type h(std::move(handler_)); // leaves handler_ empty
-        boost::asio::any_completion_executor work = std::move(work_);
-        work_ = boost::asio::any_completion_executor();
-        boost::asio::post(
-            io_ex, boost::asio::bind_executor(
-                       std::move(work),
-                       [h = std::move(h), t = std::make_tuple(std::move(args)...)]() mutable {
-                           std::apply(std::move(h), std::move(t));
-                       }));
-    }
-
-private:
-    handler_type handler_;
-    boost::asio::any_completion_executor work_;
-};
-
 using stored_void_handler = stored_handler<void(error_code)>;
 using stored_receive_handler = stored_handler<void(error_code, event_batch)>;
 
@@ -116,12 +63,12 @@ using stored_receive_handler = stored_handler<void(error_code, event_batch)>;
 struct ws_link {
     ws_link(const boost::asio::any_io_executor& ex, boost::asio::ssl::context& ctx,
             std::size_t max_message)
-        : resolver(ex), tls(ex, ctx), reader(max_message) {}
+        : resolver(ex), tls(ex, ctx), inbox(max_message) {}
 
     boost::asio::ip::tcp::resolver resolver;
     boost::asio::ip::tcp::resolver::results_type endpoints;
     tls_socket tls;
-    ws_reader reader;
+    ws_inbox inbox;
 
     // The upgrade (released once the link is open).
     std::string key;
@@ -138,11 +85,6 @@ struct ws_link {
     bool opened = false;     // the upgrade succeeded: frames may be written
     bool first_read = false; // the next read parses before it waits
     bool unparsed = false;   // parsing stopped at the pending limits: frames may wait
-
-    // The write in progress: wbuf[woff, wbuf.size()) is still to go.
-    std::size_t frames_in_write = 0; // queue entries it carries
-    std::uint64_t last_id = 0;       // the last of them
-    bool close_in_write = false;     // it ends with the close frame
 };
 
 class session_impl : public std::enable_shared_from_this<session_impl> {
@@ -454,12 +396,12 @@ private:
                                      e.handler->post(ex_, lost);
                              });
         }
-        if (a.has(act::send_pong))
-            pong_pending_ = true;
+        if (a.has(act::send_pong) && link_)
+            out_.owe_pong(link_->inbox.pong());
         if (a.has(act::send_ping))
-            ping_pending_ = true;
+            out_.owe_ping();
         if (a.has(act::send_close))
-            close_code_ = a.close_code;
+            out_.owe_close(a.close_code);
         if (a.has(act::write) || a.has(act::send_pong) || a.has(act::send_ping) ||
             a.has(act::send_close))
             pump_writes(link_);
@@ -467,8 +409,7 @@ private:
             start_read(link_);
         if (a.has(act::trim_memory)) {
             arena_.trim();
-            if (!link_ || !link_->writing)
-                bytes().swap(wbuf_);
+            out_.trim();
         }
         if (a.has(act::complete_run))
             complete_run(a.reason);
@@ -726,10 +667,7 @@ private:
                                  e.handler->post(ex_, error_code());
                          });
         arena_.reset_region();
-        pong_pending_ = ping_pending_ = false;
-        close_code_ = 0;
-        wbuf_.clear();
-        woff_ = 0;
+        out_.reset();
         link_.reset();
         auto a = fsm_.link_closed(now());
         if (!a.has(session_actions::complete_run) && fsm_.phase() == session_phase::backing_off)
@@ -769,7 +707,7 @@ private:
         std::size_t budget = read_budget;
         bool go_on = parse(l, t, device_frames);
         while (go_on) {
-            auto room = arena_.prepare(l->reader.wanted());
+            auto room = arena_.prepare(l->inbox.wanted());
             const tls_attempt r = l->tls.try_read(room);
             if (r.what != tls_attempt::next::done)
                 break; // (wait_write: the next read attempt retries after readability)
@@ -795,61 +733,29 @@ private:
                                       " bytes pending");
     }
 
-    // Every complete frame in the region. Returns false once the link should read no more.
+    // One pass over the region; the machine hears of the control frames. Returns false
+    // once the link should read no more for now.
     bool parse(const link_ptr& l, session_time t, std::size_t& device_frames) {
-        for (;;) {
-            if (over_limits()) {
-                // The application has all it may hold: the rest waits in the region
-                // (and reading stops, so the server sees TCP backpressure).
-                l->unparsed = true;
-                return false;
-            }
-            const ws_event ev = l->reader.next(arena_.region(), arena_.region_size());
-            switch (ev.kind) {
-            case ws_event_kind::need_more:
-                return !l->closed;
-            case ws_event_kind::message: {
-                const bytes_view msg(arena_.region() + ev.offset, ev.size);
-                std::optional<device_number> dev;
-                switch (arena_.append(pending_, msg, ev.text, filter_, &dev)) {
-                case message_outcome::device:
-                    ++device_frames;
-                    break;
-                case message_outcome::error:
-                    if (log_on(log_level::debug))
-                        log(log_level::debug,
-                            "ignored a message from the server: " +
-                                std::get<protocol_error>(pending_.back()).ec.message());
-                    break;
-                case message_outcome::unsubscribed:
-                    note_unsubscribed(*dev);
-                    break;
-                }
-                break;
-            }
-            case ws_event_kind::ping:
-                pong_size_ = std::min(ev.size, pong_payload_.size());
-                std::memcpy(pong_payload_.data(), arena_.region() + ev.offset, pong_size_);
-                apply(fsm_.ping_received(t));
-                break;
-            case ws_event_kind::pong:
-                break;
-            case ws_event_kind::close:
-                apply(fsm_.close_received(t, ev.close_code));
-                break;
-            case ws_event_kind::fail:
-                log(log_level::warning, "WebSocket protocol error from " + log_url_ + ": " +
-                                            describe(ev.ec) + " (closing with " +
-                                            std::to_string(ev.close_code) + ")");
-                apply(fsm_.protocol_failed(t, ev.ec, ev.close_code));
-                return false;
-            }
-            const std::size_t done = l->reader.releasable();
-            l->reader.release(done);
-            arena_.release(done);
-            if (l->closed)
-                return false;
+        const auto r = l->inbox.parse(arena_, pending_, filter_,
+                                      std::max<std::size_t>(cfg_.session.max_pending_events, 1),
+                                      std::max<std::size_t>(cfg_.session.max_pending_bytes, 1),
+                                      [this](const device_number& d) { note_unsubscribed(d); });
+        device_frames += r.device_frames;
+        if (r.errors != 0 && log_on(log_level::debug))
+            log(log_level::debug, "ignored " + std::to_string(r.errors) +
+                                      " malformed or text message(s) from the server");
+        l->unparsed = r.at_limits;
+        if (r.ping)
+            apply(fsm_.ping_received(t));
+        if (r.close)
+            apply(fsm_.close_received(t, *r.close));
+        if (r.failure) {
+            log(log_level::warning, "WebSocket protocol error from " + log_url_ + ": " +
+                                        describe(r.failure->ec) + " (closing with " +
+                                        std::to_string(r.failure->close_code) + ")");
+            apply(fsm_.protocol_failed(t, r.failure->ec, r.failure->close_code));
         }
+        return !l->closed && !r.at_limits && !r.close && !r.failure;
     }
 
     void note_unsubscribed(const device_number& d) {
@@ -860,122 +766,72 @@ private:
             log(log_level::debug, "dropping frames of " + d.str() + ", which is not subscribed");
     }
 
-    // Appends one client frame (masked) to the write buffer.
-    void append_frame(ws_opcode op, const std::uint8_t* payload, std::size_t n) {
-        const auto key = masks_.next();
-        const std::size_t at = wbuf_.size();
-        wbuf_.resize(at + ws_max_header_size + n);
-        const std::size_t h = ws_write_header(wbuf_.data() + at, op, n, key);
-        if (n != 0) {
-            std::memcpy(wbuf_.data() + at + h, payload, n);
-            ws_mask(wbuf_.data() + at + h, n, key);
-        }
-        wbuf_.resize(at + h + n);
-    }
-
-    // Builds the next write: control frames first, then queued frames, the close frame last.
-    bool build_write(ws_link& l) {
-        wbuf_.clear();
-        woff_ = 0;
-        l.frames_in_write = 0;
-        l.close_in_write = false;
-        if (pong_pending_) {
-            pong_pending_ = false;
-            append_frame(ws_opcode::pong, pong_payload_.data(), pong_size_);
-        }
-        if (ping_pending_) {
-            ping_pending_ = false;
-            append_frame(ws_opcode::ping, nullptr, 0);
-        }
-        if (fsm_.may_write()) {
-            while (queue_.has_unstarted() && wbuf_.size() < write_batch) {
-                auto& e = queue_.start_front();
-                append_frame(ws_opcode::binary, e.data.data(), e.data.size());
-                l.last_id = e.id;
-                ++l.frames_in_write;
-            }
-        }
-        if (close_code_ != 0 && !fsm_.may_write() && l.frames_in_write == 0) {
-            std::array<std::uint8_t, 125> payload{};
-            const std::size_t n = ws_close_payload(payload.data(), close_code_, {});
-            append_frame(ws_opcode::close, payload.data(), n);
-            close_code_ = 0;
-            l.close_in_write = true;
-        }
-        return !wbuf_.empty();
-    }
-
     // Writes until there is nothing to write or the socket is full.
     void pump_writes(const link_ptr& l) {
         if (!l || !l->opened || l->closed || l->writing || pumping_)
             return;
         pumping_ = true;
         while (!l->closed && !l->writing) {
-            if (woff_ == wbuf_.size() && !build_write(*l))
+            if (!out_.busy() && !out_.build(queue_, fsm_.may_write(), write_batch))
                 break;
-            const tls_attempt r = l->tls.try_write(
-                boost::asio::const_buffer(wbuf_.data() + woff_, wbuf_.size() - woff_));
+            const tls_attempt r = l->tls.try_write(out_.pending());
             if (r.what != tls_attempt::next::done) {
                 l->writing = true;
                 l->tls.socket().async_wait(
                     r.what == tls_attempt::next::wait_read ? boost::asio::socket_base::wait_read
                                                            : boost::asio::socket_base::wait_write,
-                    [self = shared_from_this(), l](error_code ec) {
-                        l->writing = false;
-                        if (self->stale(l)) {
-                            self->write_failed(*l, boost::asio::error::operation_aborted);
-                            return;
-                        }
-                        if (ec) {
-                            self->write_failed(*l, ec);
-                            return self->apply(self->fsm_.io_failed(now(), ec));
-                        }
-                        self->pump_writes(l);
-                    });
+                    [self = shared_from_this(), l](error_code ec) { self->on_writable(l, ec); });
                 break;
             }
             if (r.ec) {
-                write_failed(*l, r.ec);
+                write_failed(r.ec);
                 pumping_ = false;
                 return apply(fsm_.io_failed(now(), r.ec));
             }
-            woff_ += r.bytes;
-            if (woff_ == wbuf_.size())
-                write_done(*l);
+            out_.consumed(r.bytes);
+            if (!out_.busy())
+                write_done();
         }
         pumping_ = false;
     }
 
-    void write_done(ws_link& l) {
-        for (; l.frames_in_write != 0; --l.frames_in_write) {
+    void on_writable(const link_ptr& l, error_code ec) {
+        l->writing = false;
+        if (stale(l))
+            return write_failed(boost::asio::error::operation_aborted);
+        if (ec) {
+            write_failed(ec);
+            return apply(fsm_.io_failed(now(), ec));
+        }
+        pump_writes(l);
+    }
+
+    void write_done() {
+        for (std::size_t n = out_.frames(); n != 0; --n) {
             auto e = queue_.pop_front();
             if (e.handler)
                 e.handler->post(ex_, error_code());
             queue_.recycle(std::move(e.data));
         }
         const session_time t = now();
-        if (l.last_id != 0)
-            apply(fsm_.written(t, l.last_id));
-        if (l.close_in_write) {
-            l.close_in_write = false;
+        if (out_.frames() != 0)
+            apply(fsm_.written(t, out_.last_id()));
+        if (out_.has_close())
             apply(fsm_.close_written(t));
-        }
     }
 
     // The frames of a write that failed complete with the link's error (or
     // operation_aborted when the session is going away).
-    void write_failed(ws_link& l, error_code ec) {
+    void write_failed(error_code ec) {
         const error_code result =
             shut_down_ ? error_code(boost::asio::error::operation_aborted) : map_link_error(ec);
-        for (; l.frames_in_write != 0; --l.frames_in_write) {
+        for (std::size_t n = out_.frames(); n != 0; --n) {
             auto e = queue_.pop_front();
             if (e.handler)
                 e.handler->post(ex_, result);
             queue_.recycle(std::move(e.data));
         }
-        l.close_in_write = false;
-        wbuf_.clear();
-        woff_ = 0;
+        out_.reset();
     }
 
     static error_code map_link_error(error_code ec) {
@@ -1008,15 +864,8 @@ private:
 
     subscription_tracker subs_;
     send_queue<stored_void_handler> queue_;
-    ws_mask_source masks_;
-    bytes wbuf_;
-    std::size_t woff_ = 0;
+    ws_outbox out_;
     bool pumping_ = false;
-    bool pong_pending_ = false;
-    bool ping_pending_ = false;
-    std::uint16_t close_code_ = 0;
-    std::array<std::uint8_t, 125> pong_payload_{};
-    std::size_t pong_size_ = 0;
 
     event_arena arena_;
     receive_filter filter_;
