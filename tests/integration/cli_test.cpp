@@ -677,6 +677,49 @@ TEST_CASE("cli: exit status 3 for network, TLS and protocol failures", "[cli]") 
     CHECK(contains(send_refused.err, "no connection"));
 }
 
+TEST_CASE("cli: watch ends with status 3 and the reason when the certificate is rejected",
+          "[cli]") {
+    fixture f;
+    process watch({"watch", "--org", "1", "--number", dtu},
+                  f.with({"ATOMCLOUD_CA_FILE="})); // the system store does not trust it
+    auto r = watch.wait(30s);                       // no retrying for ever
+    CHECK(r.status == 3);
+    CHECK(contains(r.err, "TLS certificate rejected: unable to get local issuer"));
+}
+
+TEST_CASE("cli: watch ends within about a second of SIGINT or SIGTERM, in any state", "[cli]") {
+    fixture f;
+    const std::string closed = "https://127.0.0.1:1"; // nothing listens there
+    struct state {
+        const char* name;
+        std::vector<std::string> env;
+        int sig;
+    };
+    const state states[] = {
+        {"connected", {}, SIGINT},
+        {"connected", {}, SIGTERM},
+        {"reconnecting", {"ATOMCLOUD_BASE_URL=" + closed}, SIGINT},
+        {"reconnecting", {"ATOMCLOUD_BASE_URL=" + closed}, SIGTERM},
+    };
+    for (const auto& st : states) {
+        INFO(st.name << ", signal " << st.sig);
+        process watch({"-v", "watch", "--org", "1", "--number", dtu}, f.with(st.env));
+        // Wait for the state: connected (the subscription arrived) or a failed attempt.
+        const auto deadline = std::chrono::steady_clock::now() + 30s;
+        const char* mark = st.env.empty() ? "connected to" : "reconnecting in";
+        while (!contains(watch.so_far().err, mark)) {
+            REQUIRE(std::chrono::steady_clock::now() < deadline);
+            watch.pump(20ms);
+        }
+        const auto t0 = std::chrono::steady_clock::now();
+        watch.signal(st.sig);
+        auto r = watch.wait(10s);
+        const auto took = std::chrono::steady_clock::now() - t0;
+        CHECK(r.status == 0);
+        CHECK(took < 2500ms); // about a second, with room for a loaded machine
+    }
+}
+
 TEST_CASE("cli: --insecure works without a CA and warns, -v never shows the token", "[cli]") {
     fixture f;
     auto insecure = f.run({"--insecure", "orgs"}, {"ATOMCLOUD_CA_FILE="});

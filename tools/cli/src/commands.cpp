@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <functional>
 #include <ctime>
 #include <iomanip>
 #include <iostream>
@@ -496,10 +497,15 @@ int run_watch(const global_options& g, const watch_args& a) {
         w.stopping = true;
         s.stop();
     };
-    signals.async_wait([&](const error_code& ec, int) {
-        if (!ec)
-            stop();
-    });
+    // A signal stops the session (a close handshake of at most session.close_timeout); a
+    // second one cuts that short.
+    std::function<void(const error_code&, int)> on_signal = [&](const error_code& ec, int) {
+        if (ec)
+            return;
+        stop();
+        signals.async_wait(on_signal);
+    };
+    signals.async_wait(on_signal);
     if (a.duration_seconds) {
         deadline.expires_after(to_milliseconds(*a.duration_seconds));
         deadline.async_wait([&](const error_code& ec) {
