@@ -21,11 +21,23 @@ endfunction()
 # The consumer prints this line when everything it checks is right.
 set(expected "consumer ok: 01 31 38 38 34 36 34 39 34 39 30 38 35 33 32 36 38 39 35 37 35")
 
+# ... and these, from its REST call and its session against the emulator.
+set(expected_live "consumer rest ok: 1 organisation(s)"
+    "consumer session ok: connected, then stopped")
+
 function(check_output)
-    string(FIND "${run_output}" "${expected}" pos)
-    if(pos EQUAL -1)
-        message(FATAL_ERROR "consumer printed:\n${run_output}\nexpected a line: ${expected}")
-    endif()
+    foreach(line IN LISTS expected expected_live)
+        string(FIND "${run_output}" "${line}" pos)
+        if(pos EQUAL -1)
+            message(FATAL_ERROR "consumer printed:\n${run_output}\nexpected a line: ${line}")
+        endif()
+    endforeach()
+endfunction()
+
+# Runs a built consumer against a fresh emulator (the installed one).
+function(run_consumer program)
+    run(sh ${CMAKE_CURRENT_LIST_DIR}/with_emulator.sh ${moved}/bin/atomcloud-emulator ${program})
+    set(run_output "${run_output}" PARENT_SCOPE)
 endfunction()
 
 # build_consumer(mode [prefix [name]]): builds and runs the consumer project.
@@ -49,7 +61,7 @@ function(build_consumer mode)
         -DCONSUMER_MODE=${mode}
         -DATOMCLOUD_SOURCE_DIR=${SOURCE_DIR})
     run(${CMAKE_COMMAND} --build ${bin} -j2)
-    run(${bin}/consumer)
+    run_consumer(${bin}/consumer)
     check_output()
 endfunction()
 
@@ -97,7 +109,7 @@ elseif(STEP STREQUAL "pkg_config")
     set(bin ${WORK}/consumer-pkg-config)
     file(MAKE_DIRECTORY ${bin})
     run(${CXX_COMPILER} -std=c++17 ${extra} ${CONSUMER_DIR}/main.cpp -o ${bin}/consumer ${flags})
-    run(${bin}/consumer)
+    run_consumer(${bin}/consumer)
     check_output()
 elseif(STEP STREQUAL "vcpkg")
     # The port's dependencies must be the ones the build finds.
