@@ -83,8 +83,7 @@ double run_node(const std::string& script, const atomcloud::emulator::server& cl
 
 int main(int argc, char** argv) {
     bool smoke = false;
-    std::string peer =
-        (std::filesystem::path(__FILE__).parent_path() / "rest_rate_peer.js").string();
+    std::string peer = ATOMCLOUD_BENCH_DIR "/rest_rate_peer.js";
     for (int i = 1; i < argc; ++i) {
         if (std::strcmp(argv[i], "--smoke") == 0)
             smoke = true;
