@@ -201,18 +201,30 @@ struct result {
 
 using clock_type = std::chrono::steady_clock;
 
-// The baseline: Beast's async_read into a flat_buffer, nothing else.
-result run_beast(const tls_material& m, std::size_t payload_size, std::size_t count) {
-    flood_server server(m, payload_size, count);
-    asio::io_context io;
+// A client context trusting the server's certificate.
+ssl::context client_context(const tls_material& m) {
     ssl::context ctx(ssl::context::tls_client);
     ctx.add_certificate_authority(asio::buffer(m.cert_pem));
     ctx.set_verify_mode(ssl::verify_peer);
-    websocket::stream<beast::ssl_stream<beast::tcp_stream>> ws(io, ctx);
+    return ctx;
+}
+
+// TCP, TLS and WebSocket handshakes of a Beast client with the flood server.
+template <class Stream>
+void connect_beast(Stream& ws, const flood_server& server) {
     beast::get_lowest_layer(ws).connect(
         tcp::endpoint(asio::ip::make_address("127.0.0.1"), server.port()));
     ws.next_layer().handshake(ssl::stream_base::client);
     ws.handshake("127.0.0.1", "/connection/t/org/1?token=x");
+}
+
+// The baseline: Beast's async_read into a flat_buffer, nothing else.
+result run_beast(const tls_material& m, std::size_t payload_size, std::size_t count) {
+    flood_server server(m, payload_size, count);
+    asio::io_context io;
+    ssl::context ctx = client_context(m);
+    websocket::stream<beast::ssl_stream<beast::tcp_stream>> ws(io, ctx);
+    connect_beast(ws, server);
 
     beast::flat_buffer buffer;
     result r;
@@ -241,14 +253,9 @@ result run_beast(const tls_material& m, std::size_t payload_size, std::size_t co
 result run_beast_sync(const tls_material& m, std::size_t payload_size, std::size_t count) {
     flood_server server(m, payload_size, count);
     asio::io_context io;
-    ssl::context ctx(ssl::context::tls_client);
-    ctx.add_certificate_authority(asio::buffer(m.cert_pem));
-    ctx.set_verify_mode(ssl::verify_peer);
+    ssl::context ctx = client_context(m);
     websocket::stream<beast::ssl_stream<tcp::socket>> ws(io, ctx);
-    beast::get_lowest_layer(ws).connect(
-        tcp::endpoint(asio::ip::make_address("127.0.0.1"), server.port()));
-    ws.next_layer().handshake(ssl::stream_base::client);
-    ws.handshake("127.0.0.1", "/connection/t/org/1?token=x");
+    connect_beast(ws, server);
     beast::flat_buffer buffer;
     result r;
     clock_type::time_point first;

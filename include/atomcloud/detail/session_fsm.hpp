@@ -242,28 +242,16 @@ public:
 
     /// A resolve, TCP connect or TLS handshake finished.
     session_actions stage_done(session_time now, error_code ec) {
-        if (phase_ != session_phase::connecting)
-            return {};
-        if (stopping_)
-            return close(now, stop_reason_);
-        if (stage_timed_out_)
-            ec = boost::beast::error::timeout;
-        if (ec)
-            return attempt_failed(now, ec, 0);
+        if (auto ended = step_ended(now, ec, 0))
+            return *ended;
         return next_stage(now, static_cast<connect_stage>(static_cast<int>(stage_) + 1));
     }
 
     /// The WebSocket upgrade finished: `http_status` is the server's answer (0 if none
     /// arrived); ec is empty only for a valid 101 answer.
     session_actions upgrade_done(session_time now, error_code ec, int http_status) {
-        if (phase_ != session_phase::connecting)
-            return {};
-        if (stopping_)
-            return close(now, stop_reason_);
-        if (stage_timed_out_)
-            ec = boost::beast::error::timeout;
-        if (ec)
-            return attempt_failed(now, ec, http_status);
+        if (auto ended = step_ended(now, ec, http_status))
+            return *ended;
         session_actions a;
         phase_ = session_phase::open;
         ++connections_;
@@ -487,6 +475,20 @@ private:
             return opts_.timeouts.websocket_handshake;
         }
         return opts_.timeouts.connect;
+    }
+
+    // A connection step finished: what to do when that ends the attempt (a late
+    // completion, a stop meanwhile, a failure or a time-out); nothing when it succeeded.
+    std::optional<session_actions> step_ended(session_time now, error_code ec, int http_status) {
+        if (phase_ != session_phase::connecting)
+            return session_actions{};
+        if (stopping_)
+            return close(now, stop_reason_);
+        if (stage_timed_out_)
+            ec = boost::beast::error::timeout;
+        if (ec)
+            return attempt_failed(now, ec, http_status);
+        return std::nullopt;
     }
 
     session_actions attempt_failed(session_time now, error_code ec, int http_status) {
