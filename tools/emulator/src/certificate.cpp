@@ -86,8 +86,17 @@ certificate_pem make_self_signed_certificate(const std::vector<std::string>& dns
     check(X509_set_pubkey(cert.get(), key.get()), "public key");
 
     X509_NAME* name = X509_get_subject_name(cert.get());
-    const auto* cn = reinterpret_cast<const unsigned char*>("atomcloud emulator");
-    check(X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, cn, -1, -1, 0), "subject");
+    const auto* org = reinterpret_cast<const unsigned char*>("atomcloud emulator");
+    // A name of its own per certificate: a trust store holding the certificates of several
+    // emulators looks them up by name, and the same name would hide all but one.
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string cn_text = "atomcloud emulator ";
+    for (int i = 0; i < 4; ++i) {
+        cn_text += digits[serial_bytes[i + 1] >> 4];
+        cn_text += digits[serial_bytes[i + 1] & 0x0f];
+    }
+    const auto* cn = reinterpret_cast<const unsigned char*>(cn_text.c_str());
+    check(X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, org, -1, -1, 0), "subject");
     check(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, cn, -1, -1, 0), "subject");
     check(X509_set_issuer_name(cert.get(), name), "issuer");
 

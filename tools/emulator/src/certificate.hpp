@@ -14,7 +14,8 @@ struct certificate_pem {
 };
 
 /// A fresh self-signed certificate with an EC P-256 key, valid from an hour ago for a
-/// year, subject "CN=atomcloud emulator", with subjectAltName DNS entries `dns_names` and
+/// year, subject "O=atomcloud emulator, CN=atomcloud emulator <8 hex digits>", with
+/// subjectAltName DNS entries `dns_names` and
 /// IP entries `ip_addresses`, basicConstraints CA:TRUE (so clients can trust it as their
 /// CA) and extendedKeyUsage serverAuth. Throws std::runtime_error if OpenSSL fails.
 certificate_pem make_self_signed_certificate(const std::vector<std::string>& dns_names,
