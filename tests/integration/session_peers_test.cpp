@@ -138,6 +138,17 @@ struct peer_harness {
         return true;
     }
 
+    // Waits for a line of the peer's output starting with `prefix`, running the session
+    // meanwhile (the peer may be waiting for it).
+    bool peer_says(const std::string& prefix, std::chrono::milliseconds limit = 30s) {
+        return until(
+            [&] {
+                auto line = peer.read_line(1ms);
+                return line && line->rfind(prefix, 0) == 0;
+            },
+            limit);
+    }
+
     bool saw(const std::string& line) const {
         return std::find(seen.begin(), seen.end(), line) != seen.end();
     }
@@ -157,7 +168,7 @@ TEST_CASE("session: against Python's websockets: fragments, pings between fragme
     bool subscribed = false;
     h.s->async_subscribe(dev_a, [&](error_code) { subscribed = true; });
     REQUIRE(h.until([&] { return subscribed && h.saw("session_connected"); }));
-    REQUIRE(h.peer.wait_for("SUBSCRIBED 18846494908532689575"));
+    REQUIRE(h.peer_says("SUBSCRIBED 18846494908532689575"));
     REQUIRE(h.until([&] { return h.saw("device_disconnected 18846494908532689575"); }));
     // Everything of A, in order: fragmented, single, fragmented with a ping inside.
     std::vector<std::string> messages;
@@ -176,7 +187,7 @@ TEST_CASE("session: against Python's websockets: fragments, pings between fragme
     CHECK(h.count_prefix("device_connected") == 0);
     CHECK(h.s->status().dropped_unsubscribed == 2);
     // Our pong answered the library's ping.
-    CHECK(h.peer.wait_for("PONG hello"));
+    CHECK(h.peer_says("PONG hello"));
 
     // A send and its answer.
     bool sent = false;
@@ -186,11 +197,11 @@ TEST_CASE("session: against Python's websockets: fragments, pings between fragme
 
     // The server closes with 4000: reported, answered, and the link is replaced.
     h.s->async_send(dev_a, as_bytes("close-me"), [](error_code) {});
-    REQUIRE(h.peer.wait_for("CLOSED 4000"));
+    REQUIRE(h.peer_says("CLOSED 4000"));
     REQUIRE(h.until([&] { return h.count_prefix("session_disconnected") == 1; }));
     CHECK(h.logs.count("close code 4000") == 1);
     REQUIRE(h.until([&] { return h.count_prefix("session_connected") == 2; }));
-    CHECK(h.peer.wait_for("SUBSCRIBED 18846494908532689575")); // replayed
+    CHECK(h.peer_says("SUBSCRIBED 18846494908532689575")); // replayed
     CHECK(h.logs.count("peer-token-0123456789") == 0);
 }
 
@@ -237,7 +248,7 @@ TEST_CASE("session: stop() is not held up by a server that never answers the clo
         CHECK(took < 5s);
         CHECK(*h.run_result == client_errc::session_stopped);
         CHECK(h.saw("session_disconnected: session stopped"));
-        CHECK(h.peer.wait_for("EOF", 10s));
+        CHECK(h.peer_says("EOF", 10s));
     }
     SECTION("a second stop() closes at once") {
         peer_harness h("ignore-close");

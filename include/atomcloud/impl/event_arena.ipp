@@ -5,6 +5,7 @@
 #include <atomcloud/frame.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 namespace atomcloud::detail {
@@ -25,7 +26,10 @@ ATOMCLOUD_DECL boost::asio::mutable_buffer event_arena::prepare(std::size_t want
 // a block nothing else refers to.
 ATOMCLOUD_DECL void event_arena::relocate(std::size_t needed) {
     if (cur_ && cur_.use_count() == 1 && cur_->capacity >= needed) {
-        // No batch shares the block: start over at its beginning.
+        // No batch shares the block: start over at its beginning. The batch that let go of
+        // it last may have done so on another thread: the fence orders its reads of the
+        // block before the writes here (use_count() is a relaxed load).
+        std::atomic_thread_fence(std::memory_order_acquire);
         if (size_ != 0 && start_ != 0)
             std::memmove(cur_->data.get(), cur_->data.get() + start_, size_);
         start_ = 0;
@@ -146,8 +150,10 @@ ATOMCLOUD_DECL void event_arena::recycle(event_batch&& batch) noexcept {
         // use_count() == 1: only this batch refers to the block; no other copy can appear
         // because the session is the only one creating references.
         if (b != cur_ && b.use_count() == 1 && b->capacity == block_size_ &&
-            free_.size() < max_free_blocks)
+            free_.size() < max_free_blocks) {
+            std::atomic_thread_fence(std::memory_order_acquire); // as in relocate()
             free_.push_back(std::move(b));
+        }
     }
     batch.storage_.clear();
     batch.events_.clear();

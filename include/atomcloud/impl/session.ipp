@@ -77,14 +77,15 @@ struct ws_link {
     boost::beast::flat_buffer upgrade_buffer{64 * 1024};
 
     // I/O in flight.
-    bool stage_busy = false; // a connection step
-    bool reading = false;    // waiting for the socket to be readable
-    bool writing = false;    // waiting for the socket to take the rest of a write
-    bool closed = false;     // close_link done: only completions are awaited
-    bool reported = false;   // link_closed was fed to the machine
-    bool opened = false;     // the upgrade succeeded: frames may be written
-    bool first_read = false; // the next read parses before it waits
-    bool unparsed = false;   // parsing stopped at the pending limits: frames may wait
+    bool stage_busy = false;           // a connection step
+    bool reading = false;              // waiting for the socket to be readable
+    bool writing = false;              // waiting for the socket to take the rest of a write
+    bool closed = false;               // close_link done: only completions are awaited
+    bool reported = false;             // link_closed was fed to the machine
+    bool opened = false;               // the upgrade succeeded: frames may be written
+    bool first_read = false;           // the next read parses before it waits
+    bool unparsed = false;             // parsing stopped at the pending limits: frames may wait
+    bool read_waits_for_write = false; // OpenSSL asked to write before reading on
 };
 
 class session_impl : public std::enable_shared_from_this<session_impl> {
@@ -690,7 +691,8 @@ private:
             return;
         }
         l->tls.socket().async_wait(
-            boost::asio::socket_base::wait_read,
+            l->read_waits_for_write ? boost::asio::socket_base::wait_write
+                                    : boost::asio::socket_base::wait_read,
             [self = shared_from_this(), l](error_code ec) { self->on_readable(l, ec); });
     }
 
@@ -709,8 +711,13 @@ private:
         while (go_on) {
             auto room = arena_.prepare(l->inbox.wanted());
             const tls_attempt r = l->tls.try_read(room);
-            if (r.what != tls_attempt::next::done)
-                break; // (wait_write: the next read attempt retries after readability)
+            if (r.what != tls_attempt::next::done) {
+                // OpenSSL may need to write before it can read on (TLS 1.3 key updates):
+                // then the next attempt waits for the socket to take bytes, not to bring them.
+                l->read_waits_for_write = r.what == tls_attempt::next::wait_write;
+                break;
+            }
+            l->read_waits_for_write = false;
             if (r.ec) {
                 ec = r.ec;
                 break;
