@@ -16,6 +16,10 @@ ATOMCLOUD_DECL const char* to_string(log_level level) noexcept;
 
 /// Where atomcloud's log lines go. Messages below `level`, or all of them when `sink` is
 /// empty (the default), are dropped without being formatted.
+///
+/// Thread safety: each client calls the sink on its own executor. A sink shared by
+/// clients or sessions that run on different threads (strands of a multi-threaded
+/// io_context) is called concurrently and must be thread-safe.
 struct logger {
     log_level level = log_level::info;
     std::function<void(log_level, std::string_view)> sink;
