@@ -14,8 +14,8 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
-#include <functional>
 #include <ctime>
+#include <functional>
 #include <iomanip>
 #include <iostream>
 #include <set>
