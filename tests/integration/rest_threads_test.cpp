@@ -20,6 +20,7 @@
 #include <catch2/catch.hpp>
 
 #include "../log_capture.hpp"
+#include "thread_runners.hpp"
 
 #include <chrono>
 #include <condition_variable>
@@ -35,6 +36,8 @@
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
+using atomcloud_test::countdown;
+using atomcloud_test::runners;
 namespace emu = atomcloud::emulator;
 using atomcloud::error_code;
 
@@ -44,72 +47,6 @@ constexpr std::int64_t org_id = 1;
 constexpr std::int64_t group_official = 45;
 constexpr const char* number = "18846494908532689575";
 constexpr std::size_t history_size = 5; // messages "m0" .. "m4"
-
-// Counts completions reported from any thread; the test's thread waits for all of them.
-class countdown {
-public:
-    explicit countdown(std::size_t n) : left_(n) {}
-
-    void done() {
-        std::lock_guard<std::mutex> lock(mutex_);
-        if (left_ > 0)
-            --left_;
-        cv_.notify_all();
-    }
-
-    bool wait(std::chrono::milliseconds limit) {
-        std::unique_lock<std::mutex> lock(mutex_);
-        return cv_.wait_for(lock, limit, [this] { return left_ == 0; });
-    }
-
-private:
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    std::size_t left_;
-};
-
-// Threads running an io_context. Declare it after everything its handlers use: if a test
-// gives up half-way, the destructor stops the io_context and joins before those go.
-class runners {
-public:
-    runners(asio::io_context& io, std::size_t n)
-        : io_(io), work_(asio::make_work_guard(io)), exited_(n) {
-        for (std::size_t i = 0; i < n; ++i)
-            threads_.emplace_back([this] {
-                io_.run();
-                exited_.done();
-            });
-    }
-
-    ~runners() {
-        if (!threads_.empty() && threads_.front().joinable()) {
-            io_.stop();
-            for (auto& t : threads_)
-                t.join();
-        }
-    }
-
-    runners(const runners&) = delete;
-    runners& operator=(const runners&) = delete;
-
-    // Lets the threads run out of work and joins them. False if work was still left after
-    // `limit` (then the io_context is stopped).
-    bool finish(std::chrono::milliseconds limit) {
-        work_.reset();
-        const bool idle = exited_.wait(limit);
-        if (!idle)
-            io_.stop();
-        for (auto& t : threads_)
-            t.join();
-        return idle;
-    }
-
-private:
-    asio::io_context& io_;
-    asio::executor_work_guard<asio::io_context::executor_type> work_;
-    countdown exited_;
-    std::vector<std::thread> threads_;
-};
 
 constexpr std::size_t runner_threads = 4;
 
