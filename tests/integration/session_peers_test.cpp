@@ -113,7 +113,7 @@ struct peer_harness {
 
     void receive() {
         s->async_receive([this](error_code ec, event_batch b) {
-            if (ec)
+            if (ec || !s) // (a batch posted before the session was destroyed)
                 return;
             for (const event& ev : b) {
                 std::string line = to_string(ev);
