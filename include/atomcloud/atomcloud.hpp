@@ -15,5 +15,6 @@
 #include <atomcloud/payload.hpp>
 #include <atomcloud/rest_client.hpp>
 #include <atomcloud/session.hpp>
+#include <atomcloud/stream.hpp>
 
 #endif
