@@ -160,13 +160,21 @@ std::optional<std::int64_t> parse_int(std::string_view text) {
     return v;
 }
 
-/// A decimal integer > 0, digits only.
-std::optional<std::uint64_t> parse_positive(std::string_view text) {
+/// A decimal integer >= 0, digits only.
+std::optional<std::uint64_t> parse_unsigned(std::string_view text) {
     std::uint64_t v = 0;
     if (text.empty() || text.front() < '0' || text.front() > '9')
         return std::nullopt;
     auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc() || p != text.data() + text.size() || v == 0)
+    if (ec != std::errc() || p != text.data() + text.size())
+        return std::nullopt;
+    return v;
+}
+
+/// A decimal integer > 0, digits only.
+std::optional<std::uint64_t> parse_positive(std::string_view text) {
+    auto v = parse_unsigned(text);
+    if (v && *v == 0)
         return std::nullopt;
     return v;
 }
@@ -251,6 +259,10 @@ http_reply cloud::error_reply(http::status status, int code, std::string_view me
     return reply(status, code, message);
 }
 
+http_reply cloud::websocket_outage_reply() {
+    return reply(http::status::service_unavailable, 500, "websocket unavailable (injected outage)");
+}
+
 bool cloud::is_api_target(std::string_view target) noexcept {
     auto path = split_target(target).first;
     return path == "/api" || path.substr(0, 5) == "/api/";
@@ -261,7 +273,7 @@ http_reply cloud::handle_http(const http_request& req) {
     if (path == "/api" || path.substr(0, 5) == "/api/")
         return handle_api(req, path, query);
     if (path == "/emulator" || path.substr(0, 10) == "/emulator/")
-        return handle_control(req, path);
+        return handle_control(req, path, query);
     return unknown_path();
 }
 
@@ -664,8 +676,16 @@ void cloud::device_send(std::size_t device, bytes_view payload) {
         throw std::logic_error("payload of " + std::to_string(payload.size()) +
                                " bytes is larger than the limit of " +
                                std::to_string(opts_.max_inbound_message_size));
-    const auto t = now();
-    st.hist.add(t, bytes(payload.begin(), payload.end()), t, limits_);
+    // The history keeps microseconds (its text has six digits at most), and a device's
+    // times never go backwards, so that the history's order is the order of sending,
+    // which is the order of the frames below.
+    const auto clock_now = now();
+    auto t = std::chrono::floor<std::chrono::microseconds>(clock_now);
+    if (st.last_sent && t < *st.last_sent)
+        t = *st.last_sent;
+    st.last_sent = t;
+    st.hist.add(time_point(t), bytes(payload.begin(), payload.end()), clock_now, limits_);
+    record_sent(device, t, payload);
 
     if (st.nb_id) {
         auto& links = org_links_[dev.org];
@@ -691,6 +711,97 @@ std::size_t cloud::history_size(std::size_t device) {
     auto& st = states_[device];
     st.hist.evict(now(), limits_);
     return st.hist.size();
+}
+
+// ---- the log of what devices sent -------------------------------------------------------
+
+void cloud::record_sent(std::size_t device, sent_time t, bytes_view payload) {
+    std::lock_guard lock(sent_mutex_);
+    auto& st = states_[device];
+    st.sent_bytes += payload.size();
+    st.sent.push_back(sent_message{t, bytes(payload.begin(), payload.end())});
+    while (!st.sent.empty() && (st.sent.size() > opts_.max_sent_log_per_device ||
+                                st.sent_bytes > opts_.max_sent_log_bytes_per_device)) {
+        st.sent_bytes -= st.sent.front().payload.size();
+        st.sent.pop_front();
+        ++st.sent_dropped;
+    }
+}
+
+std::vector<sent_message> cloud::sent(std::size_t device) const {
+    std::lock_guard lock(sent_mutex_);
+    const auto& q = states_[device].sent;
+    return {q.begin(), q.end()};
+}
+
+std::size_t cloud::sent_count(std::size_t device) const {
+    std::lock_guard lock(sent_mutex_);
+    return states_[device].sent.size();
+}
+
+std::size_t cloud::sent_dropped(std::size_t device) const {
+    std::lock_guard lock(sent_mutex_);
+    return states_[device].sent_dropped;
+}
+
+void cloud::clear_sent(std::size_t device) {
+    std::lock_guard lock(sent_mutex_);
+    auto& st = states_[device];
+    st.sent.clear();
+    st.sent_bytes = 0;
+    st.sent_dropped = 0;
+}
+
+http_reply cloud::sent_reply(std::size_t device, std::string_view query) {
+    auto params = parse_query(query);
+    if (!params)
+        return reply(http::status::bad_request, 400,
+                     std::string(msg_bad_parameter) +
+                         " (the query string is not validly percent-encoded)");
+    std::uint64_t from = 0;
+    std::uint64_t limit = std::numeric_limits<std::uint64_t>::max();
+    if (auto p = find_param(*params, "from")) {
+        auto v = parse_unsigned(*p);
+        if (!v)
+            return reply(http::status::bad_request, 400,
+                         std::string(msg_bad_parameter) + " (from must be a non-negative integer)");
+        from = *v;
+    }
+    if (auto p = find_param(*params, "limit")) {
+        auto v = parse_positive(*p);
+        if (!v)
+            return reply(http::status::bad_request, 400,
+                         std::string(msg_bad_parameter) + " (limit must be a positive integer)");
+        limit = *v;
+    }
+
+    // Written straight out: the log may be long.
+    http_reply r;
+    std::lock_guard lock(sent_mutex_);
+    const auto& st = states_[device];
+    const std::size_t first =
+        static_cast<std::size_t>(std::min<std::uint64_t>(from, st.sent.size()));
+    const std::size_t count =
+        static_cast<std::size_t>(std::min<std::uint64_t>(limit, st.sent.size() - first));
+    r.body.reserve(64 + count * 64);
+    r.body += R"({"code":200,"data":{"dropped":)";
+    r.body += std::to_string(st.sent_dropped);
+    r.body += R"(,"items":[)";
+    std::string hex;
+    for (std::size_t i = first; i < first + count; ++i) {
+        const auto& m = st.sent[i];
+        r.body += i == first ? R"({"hex":")" : R"(,{"hex":")";
+        hex.clear();
+        append_hex_packet(m.payload, hex); // hex digits and spaces: nothing to escape
+        r.body += hex;
+        r.body += R"(","length":)";
+        r.body += std::to_string(m.payload.size());
+        r.body += R"(,"time":")";
+        r.body += format_cloud_time(time_point(m.time)); // digits and punctuation
+        r.body += R"("})";
+    }
+    r.body += R"(]},"message":""})";
+    return r;
 }
 
 // ---- received payloads -----------------------------------------------------------------
@@ -792,6 +903,11 @@ json cloud::device_status_json(std::size_t device) {
         std::lock_guard lock(received_mutex_);
         j["received_items"] = states_[device].received.size();
     }
+    {
+        std::lock_guard lock(sent_mutex_);
+        j["sent_items"] = states_[device].sent.size();
+        j["sent_dropped"] = states_[device].sent_dropped;
+    }
     return j;
 }
 
@@ -802,10 +918,12 @@ json cloud::status_json() const {
     j["subscriptions"] = subscriptions();
     j["pending_faults"] = pending_faults();
     j["listening"] = listening;
+    j["websocket_refusing"] = refusing_websockets();
     return j;
 }
 
-http_reply cloud::handle_control(const http_request& req, std::string_view path) {
+http_reply cloud::handle_control(const http_request& req, std::string_view path,
+                                 std::string_view query) {
     auto token = req.find("token");
     if (token == req.end() || token->value() != opts_.token)
         return control_error(http::status::unauthorized, 300, msg_not_logged_in);
@@ -851,13 +969,20 @@ http_reply cloud::handle_control(const http_request& req, std::string_view path)
                                  std::string(msg_not_found) + " (device " +
                                      (number ? *number : std::string(seg[2])) + ")");
         const auto index = static_cast<std::size_t>(dev - fx_.devices.data());
-        return device_control(req, index, seg.size() == 4 ? seg[3] : std::string_view());
+        return device_control(req, index, seg.size() == 4 ? seg[3] : std::string_view(), query);
     }
     if (seg.size() == 2 && seg[1] == "drop-connections") {
         if (method != http::verb::post)
             return method_not_allowed("POST");
+        auto body = parse_body();
+        if (!body)
+            return bad_body("the body must be a JSON object");
+        auto ms = int_member(*body, "refuse_ms", 0, 0, 3600 * 1000);
+        if (!ms)
+            return bad_body("refuse_ms must be an integer from 0 to 3600000");
         auto r = ok(nullptr);
         r.after = after_reply::drop_connections;
+        r.refuse_websockets_for = std::chrono::milliseconds(*ms);
         return r;
     }
     if (seg.size() == 2 && seg[1] == "restart") {
@@ -946,7 +1071,7 @@ http_reply cloud::handle_control(const http_request& req, std::string_view path)
 }
 
 http_reply cloud::device_control(const http_request& req, std::size_t device,
-                                 std::string_view action) {
+                                 std::string_view action, std::string_view query) {
     const auto method = req.method();
     const auto& dev = fx_.devices[device];
     if (action.empty()) {
@@ -1017,6 +1142,15 @@ http_reply cloud::device_control(const http_request& req, std::size_t device,
         data["length"] = payload.size();
         data["hex_packet"] = to_hex_packet(payload);
         return ok(data);
+    }
+    if (action == "sent") {
+        if (method == http::verb::delete_) {
+            clear_sent(device);
+            return ok(nullptr);
+        }
+        if (method != http::verb::get)
+            return method_not_allowed("GET, DELETE");
+        return sent_reply(device, query);
     }
     if (action == "received") {
         if (method == http::verb::delete_) {

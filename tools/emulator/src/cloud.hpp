@@ -1,7 +1,7 @@
 // The emulated platform without sockets: device state, history, subscriptions and the
 // fan-out of frames, the REST and control endpoints as functions from a request to a
-// reply, and the fault queue. Everything except the received-payload store runs on the
-// server's thread only; the network layer (server.cpp) feeds it.
+// reply, and the fault queue. Everything except the received-payload store and the sent
+// log runs on the server's thread only; the network layer (server.cpp) feeds it.
 #ifndef ATOMCLOUD_EMULATOR_SRC_CLOUD_HPP
 #define ATOMCLOUD_EMULATOR_SRC_CLOUD_HPP
 
@@ -44,6 +44,7 @@ struct http_reply {
     std::string allow; ///< the Allow header of a 405
     after_reply after = after_reply::none;
     std::chrono::milliseconds suspend_for{0};
+    std::chrono::milliseconds refuse_websockets_for{0}; ///< with drop_connections
 };
 
 /// An application's WebSocket session as the cloud sees it.
@@ -125,6 +126,12 @@ public:
     void device_send(std::size_t device, bytes_view payload);
     std::size_t history_size(std::size_t device);
 
+    // ---- the log of what devices sent (any thread) --------------------------------------
+    std::vector<sent_message> sent(std::size_t device) const;
+    std::size_t sent_count(std::size_t device) const;
+    std::size_t sent_dropped(std::size_t device) const;
+    void clear_sent(std::size_t device);
+
     // ---- received payloads (any thread) -----------------------------------------------
     std::vector<received_message> received(std::size_t device) const;
     bool wait_received(std::size_t device, std::size_t count,
@@ -134,6 +141,13 @@ public:
     // ---- bookkeeping the network layer maintains --------------------------------------
     std::size_t open_connections = 0;
     bool listening = false;
+    /// WebSocket upgrades are refused (HTTP 503) until then (drop_connections).
+    std::chrono::steady_clock::time_point websocket_refused_until{};
+    bool refusing_websockets() const noexcept {
+        return std::chrono::steady_clock::now() < websocket_refused_until;
+    }
+    /// The reply to a WebSocket upgrade while refusing_websockets().
+    static http_reply websocket_outage_reply();
 
     // ---- logging ----------------------------------------------------------------------
     bool logs(log_level l) const noexcept { return log_.enabled(l); }
@@ -141,14 +155,19 @@ public:
     void log(log_level l, std::string_view message) const;
 
 private:
+    using sent_time = std::chrono::time_point<std::chrono::system_clock, std::chrono::microseconds>;
     struct device_state {
         bool connected = false;
         history hist;
+        std::optional<sent_time> last_sent; // the time of the device's newest message
         std::vector<app_link*> subscribers;
         std::optional<device_number> number;   // DTU/WIFI/4G
         std::optional<nbiot_id> nb_id;         // NB-IoT
         std::deque<received_message> received; // guarded by received_mutex_
         std::size_t received_bytes = 0;        // guarded by received_mutex_
+        std::deque<sent_message> sent;         // guarded by sent_mutex_
+        std::size_t sent_bytes = 0;            // guarded by sent_mutex_
+        std::size_t sent_dropped = 0;          // guarded by sent_mutex_
     };
     struct pending_fault {
         fault f;
@@ -156,11 +175,15 @@ private:
     };
 
     http_reply handle_api(const http_request& req, std::string_view path, std::string_view query);
-    http_reply handle_control(const http_request& req, std::string_view path);
-    http_reply device_control(const http_request& req, std::size_t device, std::string_view action);
+    http_reply handle_control(const http_request& req, std::string_view path,
+                              std::string_view query);
+    http_reply device_control(const http_request& req, std::size_t device, std::string_view action,
+                              std::string_view query);
+    http_reply sent_reply(std::size_t device, std::string_view query);
     http_reply history_reply(std::size_t org, std::string_view number, std::string_view query);
     void publish_event(std::size_t device, bool connected);
     void record_received(std::size_t device, bytes_view payload);
+    void record_sent(std::size_t device, sent_time t, bytes_view payload);
     json device_status_json(std::size_t device);
     json status_json() const;
     const device_entry* org_device(std::size_t org, std::string_view number) const;
@@ -176,6 +199,7 @@ private:
 
     mutable std::mutex received_mutex_;
     mutable std::condition_variable received_cv_;
+    mutable std::mutex sent_mutex_;
 };
 
 } // namespace atomcloud::emulator::detail

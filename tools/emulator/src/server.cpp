@@ -115,6 +115,8 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
     void close_listener();
     /// Closes the connections (all, or only WebSocket sessions) but `except`.
     void abort_connections(bool websocket_only, const connection* except = nullptr);
+    /// Drops every WebSocket connection and refuses upgrades for `refuse_for`.
+    void drop_websockets(std::chrono::milliseconds refuse_for);
     void restart_now(const connection* except = nullptr);
     void suspend_now(const connection* except = nullptr);
     void resume_now();
@@ -346,13 +348,14 @@ asio::awaitable<void> connection::run() {
 
         const auto after = reply.after;
         const auto suspend_for = reply.suspend_for;
+        const auto refuse_for = reply.refuse_websockets_for;
         const bool keep = keep_alive && after != detail::after_reply::restart &&
                           after != detail::after_reply::suspend;
         // The action is done before the reply, so that a client reading the reply sees its
         // effect; only this connection itself is closed after it.
         switch (after) {
         case detail::after_reply::drop_connections:
-            srv.abort_connections(true);
+            srv.drop_websockets(refuse_for);
             break;
         case detail::after_reply::restart:
             srv.restart_now(this);
@@ -420,6 +423,15 @@ asio::awaitable<void> connection::graceful_close() {
 }
 
 asio::awaitable<void> connection::serve_websocket(detail::http_request req) {
+    if (core.refusing_websockets()) {
+        // An injected outage: refused before anything else, and never a session.
+        core.log(log_level::info, "WebSocket upgrade " +
+                                      core.admit_websocket(req.target()).log_target + " from " +
+                                      peer + " refused: 503 (injected outage)");
+        co_await write_reply(cloud::websocket_outage_reply(), req.version(), false);
+        co_await graceful_close();
+        co_return;
+    }
     auto admission = core.admit_websocket(req.target());
     if (!admission.accepted) {
         core.log(log_level::info,
@@ -440,6 +452,8 @@ asio::awaitable<void> connection::serve_websocket(detail::http_request req) {
         [](websocket::response_type& res) { res.set(http::field::server, "atomcloud-emulator"); }));
     ws.read_message_max(0); // the limit is enforced below, with a policy-error close
     ws.binary(true);
+    // From here on drop_connections() takes it, also while in the WebSocket handshake.
+    is_websocket = true;
     auto [aec] = co_await ws.async_accept(req, use_nothrow);
     if (aec || closed) {
         if (!closed)
@@ -447,7 +461,6 @@ asio::awaitable<void> connection::serve_websocket(detail::http_request req) {
                      "WebSocket handshake with " + peer + " failed: " + aec.message());
         co_return;
     }
-    is_websocket = true;
 
     ws_link link(admission.org, *this);
     core.attach(link);
@@ -718,6 +731,18 @@ void server::impl::abort_connections(bool websocket_only, const connection* exce
                   websocket_only ? "WebSocket connections dropped" : "all connections dropped");
 }
 
+void server::impl::drop_websockets(std::chrono::milliseconds refuse_for) {
+    // A year at most: steady_clock's time_point must not overflow.
+    refuse_for = std::min<std::chrono::milliseconds>(refuse_for, std::chrono::hours(24 * 366));
+    core->websocket_refused_until = refuse_for.count() > 0
+                                        ? std::chrono::steady_clock::now() + refuse_for
+                                        : std::chrono::steady_clock::time_point{};
+    abort_connections(true);
+    if (refuse_for.count() > 0)
+        core->log(log_level::info,
+                  "WebSocket upgrades refused for " + std::to_string(refuse_for.count()) + " ms");
+}
+
 void server::impl::restart_now(const connection* except) {
     close_listener();
     abort_connections(false, except);
@@ -868,7 +893,14 @@ std::vector<std::string> server::device_numbers() const {
 }
 
 void server::drop_connections() {
-    impl_->call([i = impl_.get()] { i->abort_connections(true); });
+    drop_connections(std::chrono::milliseconds(0));
+}
+
+void server::drop_connections(std::chrono::milliseconds refuse_for) {
+    if (refuse_for.count() < 0)
+        throw std::invalid_argument(
+            "atomcloud::emulator: drop_connections: refuse_for must not be negative");
+    impl_->call([i = impl_.get(), refuse_for] { i->drop_websockets(refuse_for); });
 }
 
 void server::suspend() {
@@ -913,6 +945,7 @@ server_status server::status() const {
         s.subscriptions = i->core->subscriptions();
         s.pending_faults = i->core->pending_faults();
         s.listening = i->core->listening;
+        s.websocket_refusing = i->core->refusing_websockets();
         return s;
     });
 }
@@ -981,6 +1014,22 @@ bool device_handle::wait_received(std::size_t count, std::chrono::milliseconds t
 
 void device_handle::clear_received() {
     impl_access::get(*this).core->clear_received(index_);
+}
+
+std::vector<sent_message> device_handle::sent() const {
+    return impl_access::get(*this).core->sent(index_);
+}
+
+std::size_t device_handle::sent_count() const {
+    return impl_access::get(*this).core->sent_count(index_);
+}
+
+std::size_t device_handle::sent_dropped() const {
+    return impl_access::get(*this).core->sent_dropped(index_);
+}
+
+void device_handle::clear_sent() {
+    impl_access::get(*this).core->clear_sent(index_);
 }
 
 std::size_t device_handle::history_size() const {

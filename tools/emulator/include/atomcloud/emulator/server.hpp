@@ -92,6 +92,11 @@ struct options {
     /// (the oldest are dropped beyond them).
     std::size_t max_received_per_device = 10000;
     std::size_t max_received_bytes_per_device = 16 * 1024 * 1024;
+    /// Entries kept per device in the log of what it sent (device_handle::sent()): at most
+    /// this many and this many payload bytes; beyond them the oldest go (and are counted,
+    /// see device_handle::sent_dropped()). Not subject to `retention`.
+    std::size_t max_sent_log_per_device = 1000000;
+    std::size_t max_sent_log_bytes_per_device = 256 * 1024 * 1024;
     simulation_options simulate;
     /// Bytes queued towards one WebSocket client before it is disconnected as too slow.
     std::size_t max_outbound_bytes_per_connection = 16 * 1024 * 1024;
@@ -125,14 +130,24 @@ struct received_message {
     atomcloud::bytes payload;
 };
 
+/// A payload a device sent (device_handle::send(), the control API's send or the
+/// simulation), with the time the cloud stored it under in the history.
+struct sent_message {
+    /// Exactly the history's time for it: the history page's `time` text of this message
+    /// parses to this instant.
+    std::chrono::time_point<std::chrono::system_clock, std::chrono::microseconds> time;
+    atomcloud::bytes payload;
+};
+
 /// A device of the fixture, seen from the device side (what a module would do).
 ///
 /// Cheap to copy; keeps the server's state alive. Thread safety: every member may be
 /// called from any thread but the server's own (there it throws std::logic_error), also
 /// on copies used concurrently. The calls block until the server carried them out; none
 /// is asynchronous, so there is nothing to cancel. After the server stopped, received(),
-/// received_messages(), wait_received() and clear_received() still work; the other
-/// operations throw std::logic_error.
+/// received_messages(), wait_received(), clear_received(), sent(), sent_count(),
+/// sent_dropped() and clear_sent() still work; the other operations throw
+/// std::logic_error.
 class device_handle {
 public:
     /// Connects the device: state "connected" ("binded" for NB-IoT), and 0x04 to the
@@ -152,12 +167,15 @@ public:
     std::string state() const;
     /// True for NB-IoT devices (device_type "03"). Never throws.
     bool is_nbiot() const noexcept { return nbiot_; }
-    /// The device sends `payload`: it is stored in the history and forwarded as 0x06 to
-    /// the sessions subscribed to the device (as 0x08 to every session of the
-    /// organisation for NB-IoT devices). Returns once the frames are queued towards every
-    /// session. Throws std::logic_error if the device is not connected (a real device
-    /// cannot send then), if the payload is larger than options::max_inbound_message_size,
-    /// or if the server is stopped.
+    /// The device sends `payload`: it is stored in the history (and in the log of sent())
+    /// and forwarded as 0x06 to the sessions subscribed to the device at that moment (as
+    /// 0x08 to every session of the organisation for NB-IoT devices), in the order the
+    /// history stores the device's messages; sessions that subscribe later never get it.
+    /// Returns once the frames are queued towards every session. A device's message times
+    /// never go backwards: should options::clock go back, a message gets the time of the
+    /// device's previous one. Throws std::logic_error if the device is not connected (a
+    /// real device cannot send then), if the payload is larger than
+    /// options::max_inbound_message_size, or if the server is stopped.
     void send(atomcloud::bytes_view payload);
     /// send() of the characters of `text`, as they are (no encoding is applied).
     void send(std::string_view text) { send(atomcloud::as_bytes(text)); }
@@ -174,6 +192,19 @@ public:
     bool wait_received(std::size_t count, std::chrono::milliseconds timeout) const;
     /// Forgets what was received.
     void clear_received();
+    /// Everything the device sent (send(), the control API, the simulation), oldest first,
+    /// each with the time the history stores for it: the ground truth, also after the
+    /// history evicted a message. At most options::max_sent_log_per_device entries and
+    /// max_sent_log_bytes_per_device payload bytes (the oldest are dropped beyond them).
+    std::vector<sent_message> sent() const;
+    /// The number of entries sent() would return now.
+    std::size_t sent_count() const;
+    /// How many of the oldest entries the bounds dropped from the log (since the start
+    /// or the last clear_sent()).
+    std::size_t sent_dropped() const;
+    /// Empties the log of sent messages and resets sent_dropped() to 0 (the history is
+    /// not touched).
+    void clear_sent();
     /// The number of messages in the device's history now (after retention). Throws
     /// std::logic_error if the server is stopped.
     std::size_t history_size() const;
@@ -199,6 +230,7 @@ struct server_status {
     std::size_t subscriptions = 0;         ///< (session, device) pairs subscribed
     std::size_t pending_faults = 0;        ///< REST requests still to be faulted
     bool listening = false;                ///< false while suspended
+    bool websocket_refusing = false;       ///< WebSocket upgrades refused (drop_connections)
 };
 
 /// The emulated platform: HTTPS REST, WSS and the control API on one TLS port.
@@ -245,8 +277,16 @@ public:
     std::vector<std::string> device_numbers() const;
 
     /// Closes every WebSocket connection abruptly (no close frame); their subscriptions
-    /// end with them. HTTPS connections stay. Throws std::logic_error if stopped.
+    /// end with them. HTTPS connections stay. Same as drop_connections(0ms).
     void drop_connections();
+    /// A WebSocket-only outage: closes every WebSocket connection abruptly (also those
+    /// still in their WebSocket handshake) and, for `refuse_for` from now, answers every
+    /// WebSocket upgrade request with HTTP 503 and the envelope {code 500, message
+    /// "websocket unavailable (injected outage)"}; such a request never becomes a session.
+    /// REST and control requests are served normally meanwhile, and devices keep sending
+    /// (into the history). Replaces a refusal in progress (0 ends it). Throws
+    /// std::invalid_argument for a negative `refuse_for`, std::logic_error if stopped.
+    void drop_connections(std::chrono::milliseconds refuse_for);
     /// Stops accepting connections and drops every open one, until resume() ("the cloud
     /// is down"). Devices keep their state and may keep sending (into the history).
     /// Throws std::logic_error if stopped.
