@@ -6,6 +6,9 @@
 #include <catch2/catch.hpp>
 
 #include <atomcloud/payload.hpp>
+#include <atomcloud/rest_client.hpp>
+
+#include <boost/asio/io_context.hpp>
 
 #include <atomic>
 #include <fstream>
@@ -66,6 +69,29 @@ int api_code(https_client& c, const std::string& target) {
     auto r = c.get(target);
     CHECK(r.status == 200u);
     return envelope_of(r)["code"].get<int>();
+}
+
+/// The device's whole history (at most 1000 messages) through the SDK, oldest first: the
+/// SDK parses each `time` text.
+std::vector<atomcloud::packet> sdk_history(const emulator::server& cloud, const char* number) {
+    boost::asio::io_context ioc;
+    atomcloud::rest_client api(ioc, cloud.client_config());
+    atomcloud::history_query q;
+    q.limit = 1000;
+    auto page = api.packets(1, number, q);
+    REQUIRE(page.total_item <= 1000);
+    return {page.items.rbegin(), page.items.rend()};
+}
+
+/// sent() and the history hold the same messages, in the same order, at the same times.
+void check_sent_matches_history(const std::vector<emulator::sent_message>& sent,
+                                const std::vector<atomcloud::packet>& hist) {
+    REQUIRE(sent.size() == hist.size());
+    for (std::size_t i = 0; i < sent.size(); ++i) {
+        INFO("message " << i << " at " << hist[i].raw_time);
+        CHECK(sent[i].payload == hist[i].payload);
+        CHECK(sent[i].time == hist[i].time);
+    }
 }
 
 } // namespace
@@ -837,4 +863,230 @@ TEST_CASE("rest: the token never appears in log lines") {
         CHECK(line.find(wrong) == std::string::npos);
         CHECK(line.find("Sup3rSecretT0ken%2D43") == std::string::npos);
     }
+}
+
+TEST_CASE("rest: sent() is what the device sent, at the times the history stores") {
+    emulator::server cloud; // the system clock: nanoseconds, kept to the microsecond
+    client_io io;
+    https_client c(io, cloud);
+    auto dev = cloud.device(dtu);
+    auto nb = cloud.device(nbiot);
+    CHECK(dev.sent().empty());
+    CHECK(dev.sent_count() == 0);
+    CHECK_THROWS_AS(dev.send("x"), std::logic_error); // not connected: not sent
+    CHECK(dev.sent_count() == 0);
+    dev.connect();
+    nb.connect();
+
+    std::vector<atomcloud::bytes> expected;
+    for (int i = 0; i < 20; ++i) {
+        auto payload = atomcloud::to_bytes("message " + std::to_string(i));
+        if (i % 3 == 0) { // the control API's send
+            CHECK(c.post(std::string("/emulator/devices/") + dtu + "/send",
+                         R"({"hex":")" + atomcloud::to_hex_packet(payload) + R"("})")
+                      .status == 200u);
+        } else {
+            dev.send(payload);
+        }
+        expected.push_back(payload);
+        if (i == 10) {
+            dev.send(atomcloud::bytes{}); // empty
+            expected.emplace_back();
+            dev.send(atomcloud::bytes{0x00, 0xff, 0x80});
+            expected.push_back({0x00, 0xff, 0x80});
+        }
+    }
+    nb.send("nb");
+
+    const auto sent = dev.sent();
+    REQUIRE(sent.size() == expected.size());
+    CHECK(dev.sent_count() == expected.size());
+    CHECK(dev.sent_dropped() == 0);
+    for (std::size_t i = 0; i < sent.size(); ++i)
+        CHECK(sent[i].payload == expected[i]);
+    for (std::size_t i = 1; i < sent.size(); ++i)
+        CHECK(sent[i - 1].time <= sent[i].time);
+    check_sent_matches_history(sent, sdk_history(cloud, dtu));
+    // NB-IoT devices have their own log.
+    REQUIRE(nb.sent().size() == 1);
+    CHECK(nb.sent()[0].payload == atomcloud::to_bytes("nb"));
+
+    // The control API's log has the history's very time texts.
+    const auto hist = sdk_history(cloud, dtu);
+    auto items = c.get_json(std::string("/emulator/devices/") + dtu + "/sent")["data"]["items"];
+    REQUIRE(items.size() == hist.size());
+    for (std::size_t i = 0; i < hist.size(); ++i) {
+        CHECK(items[i]["time"] == hist[i].raw_time);
+        CHECK(items[i]["hex"] == hist[i].hex);
+        CHECK(items[i]["length"] == hist[i].payload.size());
+    }
+
+    // clear_sent() forgets the log, not the history; the log works after the stop.
+    dev.clear_sent();
+    CHECK(dev.sent().empty());
+    CHECK(dev.history_size() == expected.size());
+    dev.send("last");
+    cloud.stop();
+    REQUIRE(dev.sent_count() == 1);
+    CHECK(dev.sent()[0].payload == atomcloud::to_bytes("last"));
+    dev.clear_sent();
+    CHECK(dev.sent_count() == 0);
+}
+
+TEST_CASE("rest: message times never go backwards, so the history's order is the sending order") {
+    manual_clock clock;
+    clock.set(cloud_time(17, 0, 0));
+    emulator::options opts;
+    opts.clock = clock.fn();
+    emulator::server cloud(opts);
+    auto dev = cloud.device(dtu);
+    dev.connect();
+    dev.send("a");
+    clock.set(cloud_time(16, 0, 0)); // the clock goes back an hour
+    dev.send("b");
+    clock.set(cloud_time(17, 0, 0, 1));
+    dev.send("c");
+    const auto sent = dev.sent();
+    REQUIRE(sent.size() == 3);
+    CHECK(sent[0].time == sent[1].time); // "b" takes the time of "a"
+    CHECK(sent[2].time == sent[0].time + std::chrono::microseconds(1));
+    const auto hist = sdk_history(cloud, dtu);
+    check_sent_matches_history(sent, hist);
+    CHECK(hist[0].raw_time == "2018-08-11T17:00:00+08:00");
+    CHECK(hist[1].payload == atomcloud::to_bytes("b"));
+    CHECK(hist[2].raw_time == "2018-08-11T17:00:00.000001+08:00");
+}
+
+TEST_CASE("rest: the sent log outlives retention; its bounds drop the oldest and count them") {
+    manual_clock clock;
+    clock.set(cloud_time(8, 0, 0));
+    emulator::options opts;
+    opts.clock = clock.fn();
+    opts.max_sent_log_per_device = 4;
+    opts.max_sent_log_bytes_per_device = 10;
+    emulator::server cloud(opts);
+    client_io io;
+    https_client c(io, cloud);
+    auto dev = cloud.device(dtu);
+    dev.connect();
+    const std::string log = std::string("/emulator/devices/") + dtu + "/sent";
+    auto payloads = [&] {
+        std::vector<std::string> out;
+        for (const auto& m : dev.sent())
+            out.emplace_back(m.payload.begin(), m.payload.end());
+        return out;
+    };
+    using v = std::vector<std::string>;
+
+    dev.send("r0");
+    clock.advance(std::chrono::microseconds(250));
+    dev.send("r1");
+    const auto before = dev.sent();
+    clock.advance(std::chrono::hours(7)); // past the 6-hour retention
+    CHECK(dev.history_size() == 0);
+    CHECK(dev.sent_count() == 2);
+    const auto after = dev.sent();
+    REQUIRE(after.size() == 2);
+    CHECK(after[0].time == before[0].time);
+    CHECK(after[1].time == before[1].time);
+    CHECK(after[1].time - after[0].time == std::chrono::microseconds(250));
+    CHECK(payloads() == v{"r0", "r1"});
+
+    // The count bound: the newest 4 stay, the rest are counted as dropped.
+    for (int i = 0; i < 10; ++i)
+        dev.send("m" + std::to_string(i));
+    CHECK(payloads() == v{"m6", "m7", "m8", "m9"});
+    CHECK(dev.sent_dropped() == 8);
+    CHECK(dev.history_size() == 10); // the history has its own bounds
+    auto j = c.get_json(log)["data"];
+    CHECK(j["dropped"] == 8);
+    CHECK(j["items"].size() == 4);
+    auto d = c.get_json(std::string("/emulator/devices/") + dtu)["data"];
+    CHECK(d["sent_items"] == 4);
+    CHECK(d["sent_dropped"] == 8);
+
+    // The byte bound: 2 + 8 bytes fit in 10.
+    dev.send("abcdefgh");
+    CHECK(payloads() == v{"m9", "abcdefgh"});
+    CHECK(dev.sent_dropped() == 11);
+    // A message larger than the bound goes at once, with everything else.
+    dev.send("0123456789A");
+    CHECK(dev.sent().empty());
+    CHECK(dev.sent_dropped() == 14);
+    CHECK(c.get_json(log)["data"]["dropped"] == 14);
+
+    dev.clear_sent();
+    CHECK(dev.sent_dropped() == 0);
+    dev.send("z");
+    CHECK(payloads() == v{"z"});
+}
+
+TEST_CASE("rest: the control API's log of what a device sent, read incrementally with from=K") {
+    emulator::options opts;
+    opts.max_sent_log_per_device = 6;
+    emulator::server cloud(opts);
+    client_io io;
+    https_client c(io, cloud);
+    const std::string dev = std::string("/emulator/devices/") + dtu;
+    const std::string log = dev + "/sent";
+    auto hexes = [&](const std::string& target) {
+        auto r = c.get(target);
+        INFO(target << ": " << r.body);
+        REQUIRE(r.status == 200u);
+        std::vector<std::string> out;
+        const auto j = envelope_of(r);
+        for (const auto& item : j["data"]["items"])
+            out.push_back(item["hex"].get<std::string>());
+        return out;
+    };
+    using v = std::vector<std::string>;
+
+    auto empty = c.get_json(log);
+    CHECK(empty["code"] == 200);
+    CHECK(empty["data"] == json::parse(R"({"dropped":0,"items":[]})"));
+    REQUIRE(c.post(dev + "/connect").status == 200u);
+    for (auto h : {"01", "02", "03", "04", "05"})
+        REQUIRE(c.post(dev + "/send", std::string(R"({"hex":")") + h + R"("})").status == 200u);
+
+    CHECK(hexes(log) == v{"01", "02", "03", "04", "05"});
+    CHECK(hexes(log + "?from=0") == v{"01", "02", "03", "04", "05"});
+    CHECK(hexes(log + "?from=2") == v{"03", "04", "05"});
+    CHECK(hexes(log + "?from=2&limit=2") == v{"03", "04"});
+    CHECK(hexes(log + "?limit=1") == v{"01"});
+    CHECK(hexes(log + "?from=5").empty());
+    CHECK(hexes(log + "?from=6&limit=3").empty());
+
+    // A reader that keeps up: from = (messages read so far) - dropped.
+    std::vector<std::string> seen = hexes(log);
+    auto read_more = [&] {
+        auto j = c.get_json(
+            log + "?from=" +
+            std::to_string(seen.size() - c.get_json(log)["data"]["dropped"].get<std::size_t>()));
+        for (const auto& item : j["data"]["items"])
+            seen.push_back(item["hex"].get<std::string>());
+    };
+    for (auto h : {"06", "07", "08", "09"}) // 9 sent, 6 kept: 3 dropped
+        REQUIRE(c.post(dev + "/send", std::string(R"({"hex":")") + h + R"("})").status == 200u);
+    CHECK(c.get_json(log)["data"]["dropped"] == 3);
+    CHECK(hexes(log) == v{"04", "05", "06", "07", "08", "09"});
+    read_more();
+    CHECK(seen == v{"01", "02", "03", "04", "05", "06", "07", "08", "09"});
+    read_more();
+    CHECK(seen.size() == 9);
+
+    for (auto bad : {"?from=-1", "?from=x", "?from=", "?from=1.5", "?from=+1", "?from=0x1",
+                     "?from=99999999999999999999", "?limit=0", "?limit=-1", "?from=%zz"}) {
+        INFO(bad);
+        auto r = c.get(log + bad);
+        CHECK(r.status == 400u);
+        CHECK(envelope_of(r)["code"] == 400);
+    }
+    CHECK(c.post(log).status == 405u);
+    CHECK(c.get("/emulator/devices/00000000000000000000/sent").status == 404u);
+
+    // DELETE empties the log and its dropped count; the history stays.
+    CHECK(c.del(log).status == 200u);
+    CHECK(c.get_json(log)["data"] == json::parse(R"({"dropped":0,"items":[]})"));
+    CHECK(cloud.device(dtu).sent_count() == 0);
+    CHECK(cloud.device(dtu).history_size() == 9);
 }

@@ -503,6 +503,50 @@ TEST_CASE("api: simulation through the C++ options") {
     dev.disconnect();
 }
 
+TEST_CASE("api: simulated traffic is in the sent log, at the history's times") {
+    emulator::options opts;
+    opts.simulate.enabled = true;
+    opts.simulate.heartbeat_interval = 15ms;
+    opts.simulate.reading_interval = 25ms;
+    emulator::server cloud(opts);
+    client_io io;
+    https_client c(io, cloud);
+    for (const char* number : {dtu, nbiot}) {
+        INFO(number);
+        auto dev = cloud.device(number);
+        dev.connect();
+        const bool dtu_device = number == std::string(dtu);
+        REQUIRE(eventually([&] {
+            bool beat = false, read = false;
+            const auto all = dev.sent();
+            for (const auto& m : all) {
+                beat = beat || atomcloud::is_heartbeat(m.payload);
+                read = read || is_reading(m.payload);
+            }
+            return all.size() >= 6 && read && (beat || !dtu_device);
+        }));
+        dev.disconnect(); // the simulation stops sending
+        const auto sent = dev.sent();
+        auto hist =
+            c.get_json(std::string("/api/orgs/1/devicepacket/") + number + "?limit=1000")["data"];
+        auto log = c.get_json(std::string("/emulator/devices/") + number + "/sent")["data"];
+        CHECK(log["dropped"] == 0);
+        REQUIRE(hist["items"].size() == sent.size());
+        REQUIRE(log["items"].size() == sent.size());
+        bool heartbeat = false, reading = false;
+        for (std::size_t i = 0; i < sent.size(); ++i) {
+            const auto& h = hist["items"][sent.size() - 1 - i]; // newest first
+            CHECK(h["hex_packet"] == atomcloud::to_hex_packet(sent[i].payload));
+            CHECK(log["items"][i]["hex"] == h["hex_packet"]);
+            CHECK(log["items"][i]["time"] == h["time"]);
+            heartbeat = heartbeat || atomcloud::is_heartbeat(sent[i].payload);
+            reading = reading || is_reading(sent[i].payload);
+        }
+        CHECK(reading);
+        CHECK(heartbeat == dtu_device); // NB-IoT devices: readings only
+    }
+}
+
 TEST_CASE("api: thread rules") {
     std::atomic<emulator::server*> self{nullptr};
     std::atomic<bool> refused{false};

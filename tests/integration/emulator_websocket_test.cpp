@@ -5,6 +5,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomcloud/payload.hpp>
+
+#include <atomic>
+
 using namespace emu_test;
 namespace emulator = atomcloud::emulator;
 using atomcloud::bytes;
@@ -498,4 +502,230 @@ TEST_CASE("websocket: stopping with connections open is clean") {
     int messages = 0;
     while (!a.receive().ec)
         REQUIRE(++messages <= 11); // 0x04 and the ten queued ones at most, then the end
+}
+
+TEST_CASE("websocket: frames go out in the history's order; nothing is forwarded later") {
+    // A clock that jumps back and forth: the order must hold all the same.
+    auto us = std::make_shared<std::atomic<std::int64_t>>(1'533'978'000'000'000);
+    emulator::options opts;
+    opts.clock = [us] {
+        return std::chrono::system_clock::time_point(std::chrono::microseconds(us->load()));
+    };
+    emulator::server cloud(opts);
+    client_io io;
+    https_client http_client(io, cloud);
+    auto dev = cloud.device(dtu);
+    dev.connect();
+    wss_client a(io, cloud), b(io, cloud);
+    a.connect();
+    b.connect();
+    REQUIRE(cloud.wait_websocket_connections(2, 5s));
+
+    // Stored while nobody is subscribed (the sessions are open): never forwarded.
+    for (int i = 0; i < 3; ++i)
+        dev.send("before " + std::to_string(i));
+    subscribe(cloud, a, {dtu});
+    subscribe(cloud, b, {dtu});
+
+    const std::string send_path = std::string("/emulator/devices/") + dtu + "/send";
+    constexpr int count = 150;
+    for (int i = 0; i < count; ++i) {
+        us->fetch_add((i * 7919) % 13 < 5 ? -2'000'000 : 1'000'000 + i);
+        const std::string text = "m" + std::to_string(i);
+        if (i % 2 == 0)
+            dev.send(text);
+        else
+            REQUIRE(http_client
+                        .post(send_path, R"({"hex":")" +
+                                             atomcloud::to_hex_packet(atomcloud::as_bytes(text)) +
+                                             R"("})")
+                        .status == 200u);
+    }
+
+    // The history, oldest first.
+    auto page = http_client.get_json(std::string("/api/orgs/1/devicepacket/") + dtu +
+                                     "?limit=1000")["data"]["items"];
+    REQUIRE(page.size() == 3 + count);
+    std::vector<bytes> history;
+    for (auto it = page.rbegin(); it != page.rend(); ++it)
+        history.push_back(atomcloud::parse_hex_packet((*it)["hex_packet"].get<std::string>()));
+    for (int i = 0; i < 3; ++i)
+        CHECK(history[i] == atomcloud::to_bytes("before " + std::to_string(i)));
+    for (int i = 0; i < count; ++i)
+        CHECK(history[3 + i] == atomcloud::to_bytes("m" + std::to_string(i)));
+    // The times never went back, although the clock did.
+    const auto sent = dev.sent();
+    REQUIRE(sent.size() == history.size());
+    for (std::size_t i = 1; i < sent.size(); ++i)
+        CHECK(sent[i - 1].time <= sent[i].time);
+
+    // Each session got exactly the messages stored after it subscribed, in history order.
+    for (auto* app : {&a, &b}) {
+        for (int i = 0; i < count; ++i) {
+            auto m = app->receive();
+            REQUIRE(!m.ec);
+            CHECK(m.data ==
+                  frame(0x06, dtu, std::string(history[3 + i].begin(), history[3 + i].end())));
+        }
+    }
+
+    // Unsubscribed: what is sent meanwhile does not come later.
+    REQUIRE(!a.send(frame(0x02, dtu)));
+    REQUIRE(cloud.wait_subscribers(dtu, 1, 5s));
+    dev.send("gap");
+    CHECK(next(b) == frame(0x06, dtu, "gap"));
+    subscribe(cloud, a, {dtu});
+    dev.send("next");
+    CHECK(next(a) == frame(0x06, dtu, "next"));
+    CHECK(next(b) == frame(0x06, dtu, "next"));
+
+    // Nor to a session that reconnects after a drop.
+    cloud.drop_connections();
+    CHECK(a.receive().ec);
+    dev.send("while away");
+    wss_client c(io, cloud);
+    c.connect();
+    subscribe(cloud, c, {dtu});
+    dev.send("back");
+    CHECK(next(c) == frame(0x06, dtu, "back"));
+    CHECK(dev.history_size() == 3 + count + 4);
+}
+
+TEST_CASE("websocket: drop_connections(refuse_for) refuses upgrades for that long; REST answers") {
+    emulator::server cloud;
+    client_io io;
+    https_client http_client(io, cloud);
+    auto dev = cloud.device(dtu);
+    dev.connect();
+    wss_client a(io, cloud);
+    a.connect();
+    subscribe(cloud, a, {dtu});
+    CHECK_FALSE(cloud.status().websocket_refusing);
+    CHECK_THROWS_AS(cloud.drop_connections(-1ms), std::invalid_argument);
+    CHECK(cloud.websocket_connections() == 1);
+
+    // The window is long enough for a loaded machine; should this thread still be slower
+    // than that, the checks inside the window say so instead of failing at random.
+    constexpr auto window = 3s;
+    const auto dropped_at = std::chrono::steady_clock::now();
+    cloud.drop_connections(window);
+    auto m = a.receive();
+    CHECK(m.ec);
+    CHECK_FALSE(is_closed(m.ec)); // abrupt: no close frame
+    const auto st = cloud.status();
+    CHECK(st.websocket_connections == 0);
+    CHECK(st.subscriptions == 0);
+
+    // The session reconnects: 503 with the envelope, and not counted as a session.
+    wss_client b(io, cloud);
+    const auto ec = b.try_connect(b.path());
+    const unsigned status = b.handshake_status();
+    const auto out = http_client.raw_exchange(upgrade_request(b.path()));
+    const bool refusing = cloud.status().websocket_refusing;
+    const auto sessions = cloud.websocket_connections();
+    // REST and the control API answer normally; devices keep sending into the history.
+    const auto orgs = http_client.get_json("/api/orgs");
+    const auto control = http_client.get_json("/emulator/status")["data"];
+    dev.send("during");
+    const bool in_window = std::chrono::steady_clock::now() - dropped_at < window;
+    INFO("the checks ran " << (in_window ? "inside" : "after") << " the refusal window");
+    CHECK((is_upgrade_declined(ec) || !in_window));
+    CHECK((status == 503u || !in_window));
+    CHECK((out.substr(0, 12) == "HTTP/1.1 503" || !in_window));
+    if (in_window) {
+        auto body = json::parse(out.substr(out.find("\r\n\r\n") + 4));
+        CHECK(body["code"] == 500);
+        CHECK(body["message"] == "websocket unavailable (injected outage)");
+        CHECK(body["data"].is_null());
+        CHECK(control["websocket_refusing"] == true);
+    }
+    CHECK((refusing || !in_window));
+    CHECK(sessions == 0);
+    CHECK(orgs["code"] == 200);
+    CHECK(control["websocket_connections"] == 0);
+    CHECK(http_client.connects() == 1); // the HTTPS connection stayed
+    CHECK(dev.history_size() == 1);
+    CHECK(dev.sent_count() == 1);
+
+    // Retrying, the session gets in once the window is over, not before.
+    wss_client c(io, cloud);
+    bool connected = false;
+    while (std::chrono::steady_clock::now() - dropped_at < window + 30s) {
+        const auto attempt = c.try_connect(c.path());
+        if (!attempt) {
+            connected = true;
+            break;
+        }
+        REQUIRE(is_upgrade_declined(attempt));
+        REQUIRE(c.handshake_status() == 503u);
+        std::this_thread::sleep_for(50ms);
+    }
+    REQUIRE(connected);
+    CHECK(std::chrono::steady_clock::now() - dropped_at >= window);
+    CHECK_FALSE(cloud.status().websocket_refusing);
+    CHECK(cloud.wait_websocket_connections(1, 5s));
+    subscribe(cloud, c, {dtu});
+    dev.send("after");
+    CHECK(next(c) == frame(0x06, dtu, "after")); // "during" is only in the history
+
+    // A later call replaces the refusal; 0 ends it.
+    cloud.drop_connections(1h);
+    CHECK(c.receive().ec);
+    CHECK(cloud.status().websocket_refusing);
+    cloud.drop_connections(0ms);
+    CHECK_FALSE(cloud.status().websocket_refusing);
+    CHECK(!c.try_connect(c.path()));
+}
+
+TEST_CASE("websocket: the control API's drop-connections takes refuse_ms, and checks it") {
+    emulator::server cloud;
+    client_io io;
+    https_client http_client(io, cloud);
+    wss_client a(io, cloud);
+    a.connect();
+    REQUIRE(cloud.wait_websocket_connections(1, 5s));
+
+    for (auto bad : {"not json", "[]", "5", R"({"refuse_ms":-1})", R"({"refuse_ms":3600001})",
+                     R"({"refuse_ms":"100"})", R"({"refuse_ms":1.5})", R"({"refuse_ms":true})",
+                     R"({"refuse_ms":null})", R"({"refuse_ms":18446744073709551615})",
+                     R"({"refuse_ms":99999999999999999999999})"}) {
+        INFO(bad);
+        auto r = http_client.post("/emulator/drop-connections", bad);
+        CHECK(r.status == 400u);
+        CHECK(json::parse(r.body)["code"] == 400);
+    }
+    // Refused requests did nothing.
+    CHECK(cloud.websocket_connections() == 1);
+    CHECK_FALSE(cloud.status().websocket_refusing);
+
+    // No body and {"refuse_ms":0}: drop only.
+    for (auto body : {"", R"({"refuse_ms":0})", "{}"}) {
+        INFO(body);
+        CHECK(http_client.post("/emulator/drop-connections", body).status == 200u);
+        CHECK(a.receive().ec);
+        CHECK(cloud.wait_websocket_connections(0, 5s));
+        CHECK_FALSE(cloud.status().websocket_refusing);
+        REQUIRE(!a.try_connect(a.path()));
+        REQUIRE(cloud.wait_websocket_connections(1, 5s));
+    }
+
+    // The largest refusal; the status says so; the C++ call ends it.
+    auto r = http_client.post("/emulator/drop-connections", R"({"refuse_ms":3600000})");
+    CHECK(r.status == 200u);
+    CHECK(a.receive().ec);
+    CHECK(cloud.status().websocket_refusing);
+    CHECK(http_client.get_json("/emulator/status")["data"]["websocket_refusing"] == true);
+    wss_client b(io, cloud);
+    CHECK(is_upgrade_declined(b.try_connect(b.path())));
+    CHECK(b.handshake_status() == 503u);
+    CHECK(cloud.websocket_connections() == 0);
+    cloud.drop_connections(0ms);
+    CHECK(http_client.get_json("/emulator/status")["data"]["websocket_refusing"] == false);
+    CHECK(!b.try_connect(b.path()));
+
+    // A short refusal ends by itself.
+    CHECK(http_client.post("/emulator/drop-connections", R"({"refuse_ms":300})").status == 200u);
+    CHECK(b.receive().ec);
+    CHECK(eventually([&] { return !b.try_connect(b.path()); }));
+    CHECK(cloud.wait_websocket_connections(1, 5s));
 }
