@@ -117,3 +117,103 @@ TEST_CASE("example 06_emulator_in_tests: its Catch2 tests pass", "[example]") {
     CHECK(contains(out, "4 test cases"));
 }
 #endif
+
+#ifdef ATOMCLOUD_EXAMPLE_07_gapless_stream
+#include <atomcloud/emulator/server.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+namespace {
+
+// Runs 07_gapless_stream against `cloud` for `seconds` (in the background).
+std::future<std::pair<std::string, int>> start_gapless(const atomcloud::emulator::server& cloud,
+                                                       const std::string& ca,
+                                                       const std::string& cursors, int seconds) {
+    const std::string command = "env ATOMCLOUD_BASE_URL='" + cloud.base_url() +
+                                "' ATOMCLOUD_TOKEN='" + cloud.token() + "' ATOMCLOUD_CA_FILE='" +
+                                ca + "' '" + ATOMCLOUD_EXAMPLE_07_gapless_stream +
+                                "' 1 18846494908532689575 --cursors '" + cursors + "' --seconds " +
+                                std::to_string(seconds) + " 2>&1";
+    return std::async(std::launch::async, [command] {
+        std::string out;
+        FILE* pipe = ::popen(command.c_str(), "r");
+        if (!pipe)
+            return std::make_pair(std::string("popen failed"), -1);
+        char buf[4096];
+        std::size_t n;
+        while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0)
+            out.append(buf, n);
+        return std::make_pair(out, ::pclose(pipe));
+    });
+}
+
+// The "m<N>" payloads printed, in order, and how many of them were backfilled.
+std::vector<int> printed(const std::string& out, std::size_t& backfilled) {
+    std::vector<int> nums;
+    std::istringstream in(out);
+    backfilled = 0;
+    for (std::string line; std::getline(in, line);) {
+        const auto at = line.find(" m");
+        if (line.rfind("18846494908532689575 ", 0) != 0 || at == std::string::npos)
+            continue;
+        nums.push_back(std::atoi(line.c_str() + at + 2));
+        backfilled += line.find(" backfill ") != std::string::npos;
+    }
+    return nums;
+}
+
+} // namespace
+
+TEST_CASE("example 07_gapless_stream: an outage is backfilled, a restart continues from the "
+          "saved cursors, each message once",
+          "[example]") {
+    using namespace std::chrono_literals;
+    atomcloud::emulator::server cloud;
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("atomcloud-gapless-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const std::string ca = (dir / "ca.pem").string(), cursors = (dir / "cursors").string();
+    std::ofstream(ca) << cloud.ca_pem();
+    auto dev = cloud.device("18846494908532689575");
+    dev.connect();
+
+    auto first = start_gapless(cloud, ca, cursors, 5);
+    REQUIRE(cloud.wait_subscribers("18846494908532689575", 1, 10s));
+    std::this_thread::sleep_for(300ms); // the stream's first (empty) backfill
+    for (int i = 1; i <= 40; ++i) {
+        dev.send("m" + std::to_string(i));
+        if (i == 15)
+            cloud.drop_connections(800ms); // m16.. are sent while the link is down
+        std::this_thread::sleep_for(20ms);
+    }
+    auto [out1, status1] = first.get();
+    INFO(out1);
+    CHECK(status1 == 0);
+    std::size_t backfilled1 = 0;
+    std::vector<int> want;
+    for (int i = 1; i <= 40; ++i)
+        want.push_back(i);
+    CHECK(printed(out1, backfilled1) == want);
+    CHECK(backfilled1 > 0);
+    CHECK(out1.find("GAP") == std::string::npos);
+
+    // Sent while the program is not running: the restart prints them, and only them.
+    for (int i = 41; i <= 50; ++i)
+        dev.send("m" + std::to_string(i));
+    auto second = start_gapless(cloud, ca, cursors, 3);
+    auto [out2, status2] = second.get();
+    INFO(out2);
+    CHECK(status2 == 0);
+    std::size_t backfilled2 = 0;
+    CHECK(printed(out2, backfilled2) == std::vector<int>{41, 42, 43, 44, 45, 46, 47, 48, 49, 50});
+    CHECK(backfilled2 == 10);
+    std::filesystem::remove_all(dir);
+}
+#endif

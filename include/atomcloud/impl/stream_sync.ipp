@@ -76,7 +76,10 @@ ATOMCLOUD_DECL sys_time device_sync::begin_fetch(sys_time now, const clock_model
     else if (!ring_.empty() && ring_.front().cloud)
         from = *ring_.front().cloud;
     else {
-        const sys_time oldest = ring_.empty() ? link_up_at_ : ring_.front().received;
+        // Only hashes are known (a cursor without a place): as far back as the platform keeps.
+        const bool timed = !ring_.empty() && ring_.front().received != sys_time::max();
+        const sys_time oldest =
+            timed ? ring_.front().received : link_up_at_ - std::chrono::hours(6);
         from = to_packet_time(oldest - clock.offset() - clock.tolerance(true));
     }
     // The API takes whole seconds: ask from the second, so that every message of the
@@ -110,7 +113,7 @@ std::optional<std::size_t> device_sync::locate_by_ring(const std::vector<history
     if (ring_.empty())
         return std::nullopt;
     const auto off = clock.offset();
-    const auto tol = clock.tolerance(true);
+    const auto tol = clock.tolerance();
     std::optional<std::size_t> latest;
     std::size_t found = 0;
     for (std::size_t j = h.size(); j-- > 0;) {
@@ -197,22 +200,27 @@ ATOMCLOUD_DECL std::vector<sync_step> device_sync::finish_fetch(const std::vecto
     // A. Where delivery continues in the history.
     bool unique = true;
     std::optional<std::size_t> located = locate(h, clock, unique);
+    const std::optional<packet_time> last_known =
+        cursor_.anchor_time ? cursor_.anchor_time : cursor_.since;
+    // The history is the newest part of what the device sent, without holes: when it does
+    // not reach back to the last known place, the messages before its start are gone.
+    const bool reaches_back = last_known && !h.empty() && h.front().time <= *last_known;
     std::size_t s = 0;
     if (located)
         s = *located;
+    else if (last_known && !reaches_back)
+        s = 0; // the last delivered message is not in it: all of it is newer
     else if (cursor_.anchor_time) {
         while (s < h.size() && h[s].time <= *cursor_.anchor_time)
             ++s;
     } else
         s = h.size(); // nothing known: only what is certainly new (the live messages)
 
-    const std::optional<packet_time> last_known =
-        cursor_.anchor_time ? cursor_.anchor_time : cursor_.since;
     if (!located || !unique) {
         gap_reason why = gap_reason::history_mismatch;
         if (!complete)
             why = gap_reason::too_many_pages;
-        else if (cursor_.anchor_time && (h.empty() || h.front().time > *cursor_.anchor_time))
+        else if (last_known && !reaches_back)
             why = gap_reason::retention;
         else if (located && !unique)
             why = gap_reason::ambiguous_overlap;
