@@ -7,6 +7,7 @@ packages=(
     cmake ninja-build g++ pkg-config
     libboost1.81-dev libssl-dev nlohmann-json3-dev
     catch2 libcli11-dev libbenchmark-dev
+    libsqlite3-dev     # the CLI's record and export
     curl ca-certificates python3 doxygen
     python3-websockets # a WebSocket peer that is not ours, in the session's tests
     node-ws            # Node.js's ws package: the benchmarks' side-by-side peer

@@ -46,6 +46,8 @@ std::string shown_base_url(const std::string& url, const std::string& token) {
     return detail::redact(std::move(shown), token);
 }
 
+} // namespace
+
 config make_config(const global_options& g) {
     if (g.token.empty())
         throw usage_error("no API token: pass --token or set ATOMCLOUD_TOKEN");
@@ -80,6 +82,8 @@ config make_config(const global_options& g) {
     return cfg;
 }
 
+namespace {
+
 bool is_usage_error(const error_code& ec) {
     return ec == client_errc::invalid_device_number || ec == client_errc::invalid_nbiot_id ||
            ec == client_errc::invalid_hex || ec == client_errc::odd_hex_digits ||
@@ -87,8 +91,10 @@ bool is_usage_error(const error_code& ec) {
            ec == client_errc::invalid_config || ec == client_errc::message_too_large;
 }
 
+} // namespace
+
 /// Prints the error and returns the exit status for it.
-int report(const error_code& ec, const diagnostics& diag, std::string_view doing = {}) {
+int report(const error_code& ec, const diagnostics& diag, std::string_view doing) {
     std::string line = "atomcloud: error: ";
     if (!doing.empty()) {
         line += doing;
@@ -131,6 +137,19 @@ nbiot_id parse_nbiot(const std::string& text) {
                           "': it must be 1 to 37 bytes without NUL");
     return *id;
 }
+
+packet_time parse_time_option(const std::string& text, const char* option,
+                              std::chrono::minutes utc_offset) {
+    packet_time t;
+    std::chrono::minutes offset{};
+    if (!detail::parse_api_time(text, utc_offset, t, offset))
+        throw usage_error(std::string("invalid ") + option + " '" + text +
+                          "': expected \"YYYY-MM-DD hh:mm:ss\" (platform time, UTC+8) or ISO "
+                          "8601 such as 2024-05-06T14:00:00+08:00");
+    return t;
+}
+
+namespace {
 
 // History is kept for DTU / WIFI numbers (20 characters) and NB-IoT ids (up to 37): the
 // number must be printable ASCII without spaces and fit one of the two.

@@ -1,7 +1,7 @@
 // The commands of the atomcloud tool. Each returns the process exit code:
 //   0 success; 1 the API answered with code != 200 (or refused the token/organisation);
 //   2 usage error (bad option, malformed device number, bad hex ...);
-//   3 network, TLS or protocol failure.
+//   3 network, TLS or protocol failure, or a database failure (record, export).
 #ifndef ATOMCLOUD_CLI_COMMANDS_HPP
 #define ATOMCLOUD_CLI_COMMANDS_HPP
 
@@ -12,6 +12,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace atomcloud::cli {
@@ -74,6 +75,29 @@ struct send_args {
     encoding enc = encoding::utf8;
 };
 
+struct record_args {
+    std::int64_t org = 0;
+    std::vector<std::string> numbers;
+    std::vector<std::string> nbiot_ids;
+    std::vector<std::int64_t> groups;
+    bool all_devices = false;
+    std::string db;
+    bool no_heartbeat = false;
+    std::string since;
+};
+
+enum class export_format { csv, jsonl };
+
+struct export_args {
+    std::string db;
+    std::vector<std::string> numbers;
+    std::string start;
+    std::string end;
+    std::optional<export_format> format; ///< unset: jsonl with --json, csv otherwise
+    encoding enc = encoding::hex;
+    bool gaps = false;
+};
+
 int run_orgs(const global_options& g);
 int run_groups(const global_options& g, std::int64_t org);
 int run_devices(const global_options& g, std::int64_t org, std::int64_t group);
@@ -81,6 +105,21 @@ int run_state(const global_options& g, std::int64_t org, std::int64_t device_id)
 int run_history(const global_options& g, const history_args& a);
 int run_watch(const global_options& g, const watch_args& a);
 int run_send(const global_options& g, const send_args& a);
+int run_record(const global_options& g, const record_args& a);
+int run_export(const global_options& g, const export_args& a);
+
+// Shared by the commands (commands.cpp).
+
+/// The client configuration of the global options (usage_error when unusable).
+config make_config(const global_options& g);
+/// Prints the error and returns the exit status for it.
+int report(const error_code& ec, const diagnostics& diag, std::string_view doing = {});
+device_number parse_number(const std::string& text);
+nbiot_id parse_nbiot(const std::string& text);
+/// A time option: "YYYY-MM-DD hh:mm:ss" in the platform's time zone (`utc_offset`), or
+/// ISO 8601 ("2024-05-06T14:00:00.5+08:00"; without an offset, in `utc_offset`).
+packet_time parse_time_option(const std::string& text, const char* option,
+                              std::chrono::minutes utc_offset);
 
 } // namespace atomcloud::cli
 

@@ -10,6 +10,10 @@
 //                     [--duration SECONDS] [--encoding hex|utf8|gbk]
 //   atomcloud send    --org ID (--number NUMBER | --nbiot-id ID) (--text TEXT | --hex HEX)
 //                     [--encoding utf8|gbk]
+//   atomcloud record  --org ID (--number N... | --nbiot-id ID... | --group ID... |
+//                     --all-devices) --db FILE [--no-heartbeat] [--since TIME]
+//   atomcloud export  --db FILE [--number N...] [--start TIME] [--end TIME]
+//                     [--format csv|jsonl] [--encoding hex|utf8|gbk] [--gaps]
 #include "commands.hpp"
 
 #include <CLI/CLI.hpp>
@@ -79,6 +83,8 @@ CLI::Option* add_integer(CLI::App* cmd, const std::string& name, std::optional<T
 
 const std::map<std::string, encoding> all_encodings = {
     {"hex", encoding::hex}, {"utf8", encoding::utf8}, {"gbk", encoding::gbk}};
+const std::map<std::string, export_format> export_formats = {{"csv", export_format::csv},
+                                                             {"jsonl", export_format::jsonl}};
 const std::map<std::string, encoding> text_encodings = {{"utf8", encoding::utf8},
                                                         {"gbk", encoding::gbk}};
 
@@ -181,6 +187,46 @@ int main(int argc, char** argv) {
     send->add_option("--encoding", s.enc, "Encoding of --text: utf8 (default) or gbk")
         ->transform(CLI::CheckedTransformer(text_encodings, CLI::ignore_case));
 
+    record_args r;
+    auto* record = app.add_subcommand(
+        "record", "Store devices' messages in an SQLite database, gapless and resumable");
+    add_org(record);
+    record->add_option("--number", r.numbers, "Device number to record (repeatable)");
+    record->add_option("--nbiot-id,--nbiot", r.nbiot_ids,
+                       "NB-IoT device id to record (repeatable)");
+    record->add_option_function<std::vector<std::string>>(
+        "--group",
+        [&r](const std::vector<std::string>& texts) {
+            for (const auto& t : texts)
+                r.groups.push_back(parse_integer<std::int64_t>(
+                    t, "--group", 0, std::numeric_limits<std::int64_t>::max()));
+        },
+        "Record every device of this group (repeatable; from `atomcloud groups`)");
+    record->add_flag("--all-devices", r.all_devices, "Record every device of the organisation");
+    record->add_option("--db", r.db, "SQLite database file (created if missing)")->required();
+    record->add_flag("--no-heartbeat", r.no_heartbeat, "Leave out ALIENTEK-HRTDT heartbeats");
+    record->add_option("--since", r.since,
+                       "Devices without a stored cursor start at this cloud time: \"YYYY-MM-DD "
+                       "hh:mm:ss\" (UTC+8) or ISO 8601 (default: now)");
+
+    export_args x;
+    auto* export_cmd =
+        app.add_subcommand("export", "Print what `record` stored, as CSV or JSON lines");
+    export_cmd->add_option("--db", x.db, "SQLite database file `record` wrote")->required();
+    export_cmd->add_option("--number", x.numbers,
+                           "Only this device (number or NB-IoT id; repeatable)");
+    export_cmd->add_option("--start", x.start,
+                           "From this cloud time on (inclusive): \"YYYY-MM-DD hh:mm:ss\" "
+                           "(UTC+8) or ISO 8601");
+    export_cmd->add_option("--end", x.end, "Before this cloud time (exclusive)");
+    export_format format = export_format::csv;
+    auto* export_format_opt =
+        export_cmd->add_option("--format", format, "csv (default; jsonl with --json) or jsonl");
+    export_format_opt->transform(CLI::CheckedTransformer(export_formats, CLI::ignore_case));
+    export_cmd->add_option("--encoding", x.enc, "Payloads as hex (default), utf8 or gbk text")
+        ->transform(CLI::CheckedTransformer(all_encodings, CLI::ignore_case));
+    export_cmd->add_flag("--gaps", x.gaps, "Export the reported gaps instead of the messages");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -212,6 +258,15 @@ int main(int argc, char** argv) {
             if (send_hex->count())
                 s.hex = hex;
             return run_send(g, s);
+        }
+        if (record->parsed()) {
+            r.org = org;
+            return run_record(g, r);
+        }
+        if (export_cmd->parsed()) {
+            if (export_format_opt->count())
+                x.format = format;
+            return run_export(g, x);
         }
     } catch (const usage_error& e) {
         std::cerr << "atomcloud: error: " << terminal_safe(e.what())
