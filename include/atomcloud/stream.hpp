@@ -233,6 +233,9 @@ struct stream_options {
     /// (it measures it on every overlap), and the least uncertainty assumed after.
     std::chrono::milliseconds clock_tolerance{std::chrono::seconds(2)};
     std::chrono::milliseconds min_clock_tolerance{std::chrono::milliseconds(50)};
+    /// How long the platform keeps a device's history: delivering from a start older than
+    /// this, when the history does not reach back to it, reports a retention gap.
+    std::chrono::seconds retention{std::chrono::hours(6)};
     /// Delays between attempts when the history API fails transiently (5xx, timeouts,
     /// dropped connections: each attempt already includes config.retry's retries).
     reconnect_options retry{std::chrono::milliseconds(200), std::chrono::seconds(10), 2.0, 0.2};
@@ -251,6 +254,8 @@ struct stream_status {
     std::size_t held_bytes = 0;
     std::size_t pending_events = 0; ///< not yet handed to async_receive
     std::size_t reconnects = 0;     ///< links established after the first
+    /// The most backfills that were in flight at once (at most max_concurrent_backfills).
+    std::size_t backfills_in_flight_peak = 0;
 };
 
 namespace detail {

@@ -280,7 +280,9 @@ TEST_CASE("stream: an outage longer than the retention is reported as a gap, and
     cloud.device(number).connect();
 
     asio::io_context io;
-    stream st(io.get_executor(), fast_config(cloud), 1, fast_options());
+    auto so = fast_options();
+    so.retention = std::chrono::seconds(2);
+    stream st(io.get_executor(), fast_config(cloud), 1, so);
     st.add(device_number(number));
     collector c(st);
     c.start();

@@ -178,7 +178,7 @@ private:
     /// Where delivery continues in `h` (index of the first new entry); nullopt when unsure.
     /// `unique` is false when several places fit (the latest is returned).
     std::optional<std::size_t> locate(const std::vector<history_entry>& h, const clock_model& clock,
-                                      bool& unique) const;
+                                      sys_time now, const sync_limits& lim, bool& unique) const;
     std::optional<std::size_t> locate_by_ring(const std::vector<history_entry>& h,
                                               const clock_model& clock, bool& unique) const;
 

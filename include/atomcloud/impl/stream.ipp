@@ -15,6 +15,8 @@
 #include <atomcloud/session.hpp>
 #include <atomcloud/stream.hpp>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -241,6 +243,7 @@ public:
           rest_(ex, cfg), clock_(opts_.clock_tolerance, opts_.min_clock_tolerance), timer_(ex) {
         lim_.settle_messages = opts_.settle_messages;
         lim_.settle_time = opts_.settle_time;
+        lim_.retention = opts_.retention;
         opts_.page_size = std::clamp<std::uint32_t>(opts_.page_size, 1, 1000);
         opts_.max_concurrent_backfills = std::max<std::size_t>(opts_.max_concurrent_backfills, 1);
     }
@@ -262,13 +265,13 @@ public:
             c.after = 0;
         }
         auto e = std::make_unique<entry>(c, opts_.retry, seed_++);
-        e->committed = c;
+        e->key = key;
         entry& ref = *e;
         devices_.emplace(key, std::move(e));
         if (auto* n = std::get_if<device_number>(&start.device))
             session_.async_subscribe(*n, [](error_code) {});
         if (link_up_)
-            ref.sync.link_up(std::chrono::system_clock::now());
+            reset(ref, link_change::up, now());
         arm_timer();
     }
 
@@ -278,11 +281,11 @@ public:
             return;
         if (auto* n = std::get_if<device_number>(&d))
             session_.async_unsubscribe(*n, [](error_code) {});
-        if (it->second->in_flight)
-            --in_flight_; // the walk in flight completes into nothing
+        reset(*it->second, link_change::none, now()); // the walk in flight is cancelled
         fetch_queue_.erase(std::remove(fetch_queue_.begin(), fetch_queue_.end(), it->first),
                            fetch_queue_.end());
         dirty_.erase(it->second.get());
+        waiting_.erase(it->second.get());
         devices_.erase(it);
     }
 
@@ -296,12 +299,8 @@ public:
     stream_status status() const noexcept {
         stream_status s = counters_;
         s.devices = devices_.size();
-        s.held_messages = 0;
-        s.held_bytes = 0;
-        for (const auto& [k, e] : devices_) {
-            s.held_messages += e->sync.held().size();
-            s.held_bytes += e->sync.held_bytes();
-        }
+        s.held_messages = held_count_;
+        s.held_bytes = held_bytes_;
         s.pending_events = out_.size();
         return s;
     }
@@ -344,6 +343,10 @@ public:
             return;
         stopped_ = true;
         session_.stop();
+        if (!running_ && !run_) { // never run, or already over: receive ends too
+            finished_ = true;
+            deliver();
+        }
     }
 
     void receive(stream_receive_handler h) {
@@ -375,6 +378,9 @@ public:
         shut_down_ = true;
         try {
             timer_.cancel();
+            for (auto& [k, e] : devices_)
+                if (e->in_flight && e->cancel)
+                    e->cancel->emit(boost::asio::cancellation_type::terminal);
             {
                 session gone(std::move(session_)); // aborts its operations now
             }
@@ -392,6 +398,7 @@ private:
     struct entry {
         entry(const stream_cursor& c, const reconnect_options& retry, std::uint64_t seed)
             : sync(c), committed(c), backoff(retry, seed) {}
+        std::string key;
         device_sync sync;
         stream_cursor committed; ///< as of the last batch handed over
         std::uint64_t generation = 0;
@@ -399,7 +406,35 @@ private:
         bool queued = false;
         std::optional<sys_time> retry_at;
         detail::backoff backoff;
+        /// Cancels the history walk in flight.
+        std::shared_ptr<boost::asio::cancellation_signal> cancel;
     };
+
+    // Everything about a device's backfill is abandoned: the walk in flight (cancelled, its
+    // result ignored), the queue, the retry and the held messages; then the link's state.
+    enum class link_change { none, up, down };
+    void reset(entry& e, link_change to, sys_time t) {
+        ++e.generation;
+        if (e.in_flight) {
+            e.in_flight = false;
+            --in_flight_;
+            if (e.cancel)
+                e.cancel->emit(boost::asio::cancellation_type::terminal);
+        }
+        e.queued = false;
+        e.retry_at.reset();
+        held_count_ -= e.sync.held().size();
+        held_bytes_ -= e.sync.held_bytes();
+        waiting_.erase(&e);
+        if (to == link_change::up) {
+            e.sync.link_up(t);
+            waiting_.insert(&e);
+        } else if (to == link_change::down) {
+            e.sync.link_down();
+        } else {
+            e.sync.clear_held();
+        }
+    }
 
     static sys_time now() { return std::chrono::system_clock::now(); }
 
@@ -434,15 +469,9 @@ private:
         running_ = false;
         finished_ = true;
         timer_.cancel();
-        for (auto& [k, e] : devices_) {
-            ++e->generation; // walks in flight complete into nothing
-            e->in_flight = false;
-            e->queued = false;
-            e->retry_at.reset();
-            e->sync.link_down();
-        }
+        for (auto& [k, e] : devices_)
+            reset(*e, link_change::down, now()); // walks in flight complete into nothing
         fetch_queue_.clear();
-        in_flight_ = 0;
         link_up_ = false;
         run_.post(ex_, run_result_);
         if (receive_)
@@ -509,26 +538,15 @@ private:
                 if (links_++ > 0)
                     ++counters_.reconnects;
                 link_up_ = true;
-                for (auto& [k, e] : devices_) {
-                    ++e->generation;
-                    e->in_flight = false;
-                    e->retry_at.reset();
-                    e->sync.link_up(t);
-                }
+                for (auto& [k, e] : devices_)
+                    reset(*e, link_change::up, t);
                 fetch_queue_.clear();
-                in_flight_ = 0;
                 events.emplace_back(session_connected{});
             } else if (auto* d = std::get_if<session_disconnected>(&ev)) {
                 link_up_ = false;
-                for (auto& [k, e] : devices_) {
-                    ++e->generation;
-                    e->in_flight = false;
-                    e->queued = false;
-                    e->retry_at.reset();
-                    e->sync.link_down();
-                }
+                for (auto& [k, e] : devices_)
+                    reset(*e, link_change::down, t);
                 fetch_queue_.clear();
-                in_flight_ = 0;
                 events.emplace_back(*d);
             } else if (auto* c = std::get_if<device_connected>(&ev)) {
                 if (find(make_key('d', c->device.view(), buf)))
@@ -551,26 +569,38 @@ private:
         entry* e = find(key);
         if (!e)
             return;
-        held_message h{payload, payload_hash(payload), t, keep};
-        if (e->sync.on_live(std::move(h)))
+        if (e->sync.on_live(held_message{payload, payload_hash(payload), t, keep})) {
             push_message(*e, payload, message_origin::live, std::nullopt, t, keep);
+        } else if (e->sync.state() != device_sync::phase::down) {
+            ++held_count_;
+            held_bytes_ += payload.size();
+        }
     }
 
     // Scheduling: settled devices join the queue; the queue feeds the walks in flight.
     void step(sys_time t) {
         if (!running_ || shut_down_)
             return;
-        for (auto& [k, e] : devices_) {
-            if (!e->queued && !e->in_flight &&
-                ((e->sync.state() == device_sync::phase::settling &&
-                  e->sync.ready_to_fetch(t, lim_)) ||
-                 (e->retry_at && *e->retry_at <= t))) {
+        if (!waiting_.empty()) {
+            std::vector<entry*> ready;
+            for (entry* e : waiting_)
+                if (!e->queued && !e->in_flight &&
+                    ((e->sync.state() == device_sync::phase::settling &&
+                      e->sync.ready_to_fetch(t, lim_)) ||
+                     (e->retry_at && *e->retry_at <= t)))
+                    ready.push_back(e);
+            // A deterministic order: by device.
+            std::sort(ready.begin(), ready.end(),
+                      [](const entry* a, const entry* b) { return a->key < b->key; });
+            for (entry* e : ready) {
                 e->retry_at.reset();
                 e->queued = true;
-                fetch_queue_.push_back(k);
+                waiting_.erase(e);
+                fetch_queue_.push_back(e->key);
             }
         }
-        enforce_held_limits();
+        if (held_count_ > opts_.max_held_messages || held_bytes_ > opts_.max_held_bytes)
+            enforce_held_limits();
         while (in_flight_ < opts_.max_concurrent_backfills && !fetch_queue_.empty()) {
             const std::string key = fetch_queue_.front();
             fetch_queue_.pop_front();
@@ -584,25 +614,23 @@ private:
     }
 
     void enforce_held_limits() {
-        for (;;) {
-            std::size_t count = 0, bytes = 0;
+        while (held_count_ > opts_.max_held_messages || held_bytes_ > opts_.max_held_bytes) {
             entry* most = nullptr;
-            for (auto& [k, e] : devices_) {
-                count += e->sync.held().size();
-                bytes += e->sync.held_bytes();
+            for (auto& [k, e] : devices_)
                 if (!most || e->sync.held().size() > most->sync.held().size())
                     most = e.get();
-            }
-            if ((count <= opts_.max_held_messages && bytes <= opts_.max_held_bytes) || !most ||
-                most->sync.held().empty())
+            if (!most || most->sync.held().empty())
                 return;
             ++most->generation;
             if (most->in_flight) {
                 most->in_flight = false;
                 --in_flight_;
+                if (most->cancel)
+                    most->cancel->emit(boost::asio::cancellation_type::terminal);
             }
             most->queued = false;
             most->retry_at.reset();
+            waiting_.erase(most);
             log(log_level::warning, "stream: live messages held for " +
                                         std::string(device_text(most->sync.device())) +
                                         " exceed the limits; its backfill is given up");
@@ -619,13 +647,18 @@ private:
         ho.skip_heartbeats = false;
         e.in_flight = true;
         ++in_flight_;
+        counters_.backfills_in_flight_peak =
+            std::max(counters_.backfills_in_flight_peak, in_flight_);
         const std::uint64_t gen = e.generation;
         auto diag = std::make_shared<diagnostics>();
+        e.cancel = std::make_shared<boost::asio::cancellation_signal>();
         auto self = shared_from_this();
         async_fetch_history(rest_, org_, device_text(e.sync.device()), std::move(ho), *diag,
-                            [self, key, gen, diag](error_code ec, std::vector<packet> packets) {
-                                self->on_history(key, gen, ec, *diag, std::move(packets));
-                            });
+                            boost::asio::bind_cancellation_slot(
+                                e.cancel->slot(), [self, key, gen, diag, sig = e.cancel](
+                                                      error_code ec, std::vector<packet> packets) {
+                                    self->on_history(key, gen, ec, *diag, std::move(packets));
+                                }));
     }
 
     void on_history(const std::string& key, std::uint64_t gen, error_code ec,
@@ -653,6 +686,7 @@ private:
                                             " failed (" + ec.message() + "); retrying in " +
                                             std::to_string(delay.count()) + " ms");
                 e->retry_at = t + delay;
+                waiting_.insert(e);
             }
             step(t);
             deliver();
@@ -702,6 +736,8 @@ private:
             }
             }
         }
+        held_count_ -= held.size();
+        held_bytes_ -= e.sync.held_bytes();
         e.sync.clear_held();
     }
 
@@ -732,13 +768,7 @@ private:
         if (!running_ || shut_down_ || timer_armed_)
             return;
         // Settle deadlines and retries are checked on a coarse tick while any is due.
-        bool waiting = false;
-        for (auto& [k, e] : devices_)
-            if (e->sync.state() == device_sync::phase::settling || e->retry_at) {
-                waiting = true;
-                break;
-            }
-        if (!waiting)
+        if (waiting_.empty())
             return;
         timer_armed_ = true;
         timer_.expires_after(std::chrono::milliseconds(50));
@@ -771,6 +801,9 @@ private:
     std::deque<std::string> fetch_queue_;
     std::size_t in_flight_ = 0;
     std::unordered_set<entry*> dirty_;
+    std::unordered_set<entry*> waiting_; ///< settling, or waiting to retry
+    std::size_t held_count_ = 0;
+    std::size_t held_bytes_ = 0;
     std::uint64_t seed_ = std::random_device{}();
 
     stream_batch out_;

@@ -115,6 +115,7 @@ std::optional<std::size_t> device_sync::locate_by_ring(const std::vector<history
     const auto off = clock.offset();
     const auto tol = clock.tolerance();
     std::optional<std::size_t> latest;
+    bool latest_full = false;
     std::size_t found = 0;
     for (std::size_t j = h.size(); j-- > 0;) {
         const std::size_t k = std::min(ring_.size(), j + 1);
@@ -130,17 +131,22 @@ std::optional<std::size_t> device_sync::locate_by_ring(const std::vector<history
                 ok = as_sys(e.time) + off - tol <= r.received;
         }
         if (ok) {
-            if (!latest)
+            if (!latest) {
                 latest = j + 1;
+                // Cut short by the history's start, the match is weaker evidence than the
+                // whole remembered tail: it never counts as sure.
+                latest_full = k == ring_.size();
+            }
             ++found;
         }
     }
-    unique = found == 1;
+    unique = found == 1 && latest_full;
     return latest;
 }
 
 std::optional<std::size_t> device_sync::locate(const std::vector<history_entry>& h,
-                                               const clock_model& clock, bool& unique) const {
+                                               const clock_model& clock, sys_time now,
+                                               const sync_limits& lim, bool& unique) const {
     unique = true;
     std::optional<std::size_t> start; // index of the anchor's successor, or of `since`
     if (cursor_.anchor_time) {
@@ -153,7 +159,10 @@ std::optional<std::size_t> device_sync::locate(const std::vector<history_entry>&
                 }
                 ++seen;
             }
-    } else if (cursor_.since) {
+    } else if (cursor_.since && ((!h.empty() && h.front().time <= *cursor_.since) ||
+                                 as_sys(*cursor_.since) >= now - lim.retention)) {
+        // Counting from `since` holds only if nothing after it was evicted: the history
+        // reaches back to it, or it is within the retention.
         std::size_t i = 0;
         while (i < h.size() && h[i].time < *cursor_.since)
             ++i;
@@ -199,7 +208,7 @@ ATOMCLOUD_DECL std::vector<sync_step> device_sync::finish_fetch(const std::vecto
 
     // A. Where delivery continues in the history.
     bool unique = true;
-    std::optional<std::size_t> located = locate(h, clock, unique);
+    std::optional<std::size_t> located = locate(h, clock, now, lim, unique);
     const std::optional<packet_time> last_known =
         cursor_.anchor_time ? cursor_.anchor_time : cursor_.since;
     // The history is the newest part of what the device sent, without holes: when it does
