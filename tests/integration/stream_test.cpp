@@ -380,3 +380,154 @@ TEST_CASE("stream: restarted from the cursors of the last batch it handed over, 
         }
     }
 }
+
+namespace {
+
+// A fixture of `n` DTUs in one group of organisation 1.
+std::string many_devices_fixture(int n) {
+    std::string devices;
+    for (int i = 0; i < n; ++i) {
+        char number[21];
+        std::snprintf(number, sizeof number, "%020d", 10000 + i);
+        devices += std::string(i ? "," : "") + R"({"id":)" + std::to_string(1000 + i) +
+                   R"(,"device_type":"01","name":"d","number":")" + number + "\"}";
+    }
+    return R"({"orgs":[{"id":1,"name":"many","groups":[{"id":45,"name":"g","devices":[)" + devices +
+           "]}]}]}";
+}
+
+} // namespace
+
+TEST_CASE("stream: many devices are backfilled a few at a time, each exactly",
+          "[stream][integration]") {
+    constexpr int n = 40;
+    emulator::options eo;
+    eo.fixture_json = many_devices_fixture(n);
+    emulator::server cloud(eo);
+    const auto numbers = cloud.device_numbers();
+    REQUIRE(numbers.size() == n);
+    // Each device sent three messages before the stream starts from a minute ago.
+    for (const auto& num : numbers) {
+        auto d = cloud.device(num);
+        d.connect();
+        for (int k = 0; k < 3; ++k)
+            d.send(num.substr(15) + "/" + std::to_string(k));
+    }
+    // Every history request takes a while, so that pacing shows.
+    emulator::fault slow;
+    slow.what = emulator::fault::kind::delay;
+    slow.delay = 20ms;
+    cloud.inject_fault(slow, 10000);
+
+    asio::io_context io;
+    auto so = fast_options();
+    so.since = std::chrono::system_clock::now() - 1min;
+    so.max_concurrent_backfills = 3;
+    stream st(io.get_executor(), fast_config(cloud), 1, so);
+    for (const auto& num : numbers)
+        st.add(device_number(num));
+    collector c(st);
+    c.start();
+    st.async_run([](error_code) {});
+    REQUIRE(run_until(
+        io,
+        [&] {
+            for (const auto& num : numbers)
+                if (c.count(num) < 3)
+                    return false;
+            return true;
+        },
+        60s));
+    CHECK(c.gaps.empty());
+    CHECK(st.status().backfills_in_flight_peak == 3);
+    CHECK(st.status().backfills >= static_cast<std::size_t>(n));
+    for (const auto& num : numbers) {
+        check_exact(cloud, c.messages[num], num);
+        for (const auto& m : c.messages[num])
+            CHECK(m.origin == message_origin::backfill);
+    }
+}
+
+TEST_CASE("stream: live messages held beyond the limit give up the backfill with a gap; the "
+          "stream goes on, nothing twice",
+          "[stream][integration]") {
+    emulator::server cloud;
+    const std::string number = dtu_numbers[0];
+    auto dev = cloud.device(number);
+    dev.connect();
+    asio::io_context io;
+    auto so = fast_options();
+    so.max_held_messages = 5;
+    so.settle_messages = 1000; // hold for the whole settle time
+    so.settle_time = 1500ms;
+    stream st(io.get_executor(), fast_config(cloud), 1, so);
+    st.add(device_number(number));
+    collector c(st);
+    c.start();
+    st.async_run([](error_code) {});
+    REQUIRE(run_until(
+        io, [&] { return cloud.subscribers(number) == 1; }, 10s));
+    for (int i = 0; i < 20; ++i)
+        dev.send("n" + std::to_string(i));
+    REQUIRE(run_until(
+        io, [&] { return !c.gaps.empty() && c.count(number) >= 20; }, 10s));
+    CHECK(c.gaps.front().reason == gap_reason::held_overflow);
+    CHECK(st.status().held_messages == 0);
+    for (int i = 20; i < 30; ++i)
+        dev.send("n" + std::to_string(i));
+    REQUIRE(run_until(
+        io, [&] { return c.count(number) >= 30; }, 10s));
+    std::vector<std::string> want;
+    for (int i = 0; i < 30; ++i)
+        want.push_back("n" + std::to_string(i));
+    std::vector<std::string> got;
+    for (const auto& m : c.messages[number])
+        got.push_back(m.payload);
+    CHECK(got == want);
+}
+
+TEST_CASE("stream: a device the history API does not know is a history_error gap; the others "
+          "are not affected; heartbeats can be left out",
+          "[stream][integration]") {
+    emulator::server cloud;
+    const std::string known = dtu_numbers[0];
+    auto dev = cloud.device(known);
+    dev.connect();
+    asio::io_context io;
+    auto so = fast_options();
+    so.skip_heartbeats = true;
+    stream st(io.get_executor(), fast_config(cloud), 1, so);
+    st.add(device_number(known));
+    st.add(device_number("99999999999999999999"));
+    collector c(st);
+    c.start();
+    st.async_run([](error_code) {});
+    REQUIRE(run_until(
+        io, [&] { return !c.gaps.empty(); }, 10s));
+    REQUIRE(c.gaps.size() == 1);
+    CHECK(c.gaps[0].reason == gap_reason::history_error);
+    CHECK(c.gaps[0].ec == api_errc::not_found);
+    CHECK(std::get<device_number>(c.gaps[0].device) == device_number("99999999999999999999"));
+    REQUIRE(run_until(
+        io, [&] { return cloud.subscribers(known) == 1; }, 10s));
+    dev.send("ALIENTEK-HRTDT");
+    dev.send("a");
+    dev.send("ALIENTEK-HRTDT");
+    dev.send("b");
+    REQUIRE(run_until(
+        io, [&] { return c.count(known) >= 2; }, 10s));
+    run_until(
+        io, [] { return false; }, 200ms);
+    REQUIRE(c.messages[known].size() == 2);
+    CHECK(c.messages[known][0].payload == "a");
+    CHECK(c.messages[known][1].payload == "b");
+    // The heartbeats count for the cursor all the same.
+    REQUIRE(st.cursor(device_number(known)));
+    const auto cur = *st.cursor(device_number(known));
+    CHECK(cur.after == 4);
+    st.remove(device_number(known));
+    CHECK_FALSE(st.cursor(device_number(known)));
+    st.stop();
+    REQUIRE(run_until(
+        io, [&] { return c.done; }, 10s));
+}
