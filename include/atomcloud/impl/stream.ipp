@@ -56,36 +56,24 @@ ATOMCLOUD_DECL const char* to_string(gap_reason r) noexcept {
 }
 
 namespace detail {
-namespace {
 
-constexpr char hex_digits[] = "0123456789abcdef";
-
-void append_hex_u64(std::string& out, std::uint64_t v) {
+// 16 lower-case hex digits.
+inline void cursor_append_hex(std::string& out, std::uint64_t v) {
     char buf[16];
-    for (int i = 15; i >= 0; --i) {
-        buf[i] = hex_digits[v & 0xF];
-        v >>= 4;
-    }
-    out.append(buf, 16);
+    auto r = std::to_chars(buf, buf + sizeof buf, v, 16);
+    out.append(static_cast<std::size_t>(16 - (r.ptr - buf)), '0');
+    out.append(buf, r.ptr);
 }
 
 template <class Int>
-bool parse_int(std::string_view s, Int& out, int base = 10) {
+inline bool cursor_parse_int(std::string_view s, Int& out, int base = 10) {
     if (s.empty())
         return false;
     auto r = std::from_chars(s.data(), s.data() + s.size(), out, base);
     return r.ec == std::errc() && r.ptr == s.data() + s.size();
 }
 
-int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-std::vector<std::string_view> split_spaces(std::string_view s) {
+inline std::vector<std::string_view> cursor_split(std::string_view s) {
     std::vector<std::string_view> parts;
     std::size_t i = 0;
     while (i <= s.size()) {
@@ -98,66 +86,58 @@ std::vector<std::string_view> split_spaces(std::string_view s) {
     return parts;
 }
 
-std::optional<packet_time> parse_time_field(std::string_view s, bool& ok) {
+inline std::optional<packet_time> cursor_parse_time(std::string_view s, bool& ok) {
     if (s == "-")
         return std::nullopt;
     std::int64_t us = 0;
-    if (!parse_int(s, us)) {
+    if (!cursor_parse_int(s, us)) {
         ok = false;
         return std::nullopt;
     }
     return packet_time(std::chrono::microseconds(us));
 }
 
-void append_time_field(std::string& out, const std::optional<packet_time>& t) {
+inline void cursor_append_time(std::string& out, const std::optional<packet_time>& t) {
     if (t)
         out += std::to_string(t->time_since_epoch().count());
     else
         out += '-';
 }
 
-} // namespace
 } // namespace detail
 
 ATOMCLOUD_DECL std::string stream_cursor::to_string() const {
     std::string out = "v1 ";
     out += std::holds_alternative<device_number>(device) ? 'd' : 'n';
     out += ' ';
-    for (char c : device_text(device)) {
-        const auto b = static_cast<unsigned char>(c);
-        out += detail::hex_digits[b >> 4];
-        out += detail::hex_digits[b & 0xF];
-    }
+    // The id's bytes in hex, without spaces (ids may contain any printable character).
+    for (char c : to_hex_packet(as_bytes(device_text(device))))
+        if (c != ' ')
+            out += c;
     out += ' ';
-    detail::append_time_field(out, anchor_time);
+    detail::cursor_append_time(out, anchor_time);
     out += ' ';
-    detail::append_hex_u64(out, anchor_hash);
+    detail::cursor_append_hex(out, anchor_hash);
     out += ' ';
     out += std::to_string(anchor_rank);
     out += ' ';
     out += std::to_string(after);
     out += ' ';
-    detail::append_hex_u64(out, last_hash);
+    detail::cursor_append_hex(out, last_hash);
     out += ' ';
-    detail::append_time_field(out, since);
+    detail::cursor_append_time(out, since);
     return out;
 }
 
 ATOMCLOUD_DECL std::optional<stream_cursor> stream_cursor::parse(std::string_view text) {
-    const auto parts = detail::split_spaces(text);
+    const auto parts = detail::cursor_split(text);
     if (parts.size() != 9 || parts[0] != "v1" || (parts[1] != "d" && parts[1] != "n"))
         return std::nullopt;
-    const std::string_view hex = parts[2];
-    if (hex.empty() || hex.size() % 2 != 0)
+    error_code ec;
+    const bytes raw = parse_hex_packet(parts[2], ec);
+    if (ec || raw.empty())
         return std::nullopt;
-    std::string id;
-    for (std::size_t i = 0; i < hex.size(); i += 2) {
-        const int hi = detail::hex_value(hex[i]);
-        const int lo = detail::hex_value(hex[i + 1]);
-        if (hi < 0 || lo < 0)
-            return std::nullopt;
-        id += static_cast<char>(hi * 16 + lo);
-    }
+    const std::string id(raw.begin(), raw.end());
     std::optional<stream_cursor> parsed;
     if (parts[1] == "d") {
         if (auto d = device_number::parse(id))
@@ -169,12 +149,13 @@ ATOMCLOUD_DECL std::optional<stream_cursor> stream_cursor::parse(std::string_vie
         return std::nullopt;
     stream_cursor& c = *parsed;
     bool ok = true;
-    c.anchor_time = detail::parse_time_field(parts[3], ok);
-    c.since = detail::parse_time_field(parts[8], ok);
+    c.anchor_time = detail::cursor_parse_time(parts[3], ok);
+    c.since = detail::cursor_parse_time(parts[8], ok);
     if (!ok || parts[4].size() != 16 || parts[7].size() != 16 ||
-        !detail::parse_int(parts[4], c.anchor_hash, 16) ||
-        !detail::parse_int(parts[5], c.anchor_rank) || !detail::parse_int(parts[6], c.after) ||
-        !detail::parse_int(parts[7], c.last_hash, 16))
+        !detail::cursor_parse_int(parts[4], c.anchor_hash, 16) ||
+        !detail::cursor_parse_int(parts[5], c.anchor_rank) ||
+        !detail::cursor_parse_int(parts[6], c.after) ||
+        !detail::cursor_parse_int(parts[7], c.last_hash, 16))
         return std::nullopt;
     if (!c.anchor_time && (c.anchor_hash != 0 || c.anchor_rank != 0))
         return std::nullopt;
@@ -211,15 +192,13 @@ ATOMCLOUD_DECL std::string to_string(const stream_event& ev) {
 
 namespace detail {
 
-namespace {
-
-std::string device_key(const stream_device& d) {
+inline std::string stream_device_key(const stream_device& d) {
     std::string k(1, std::holds_alternative<device_number>(d) ? 'd' : 'n');
     k += device_text(d);
     return k;
 }
 
-bool permanent_history_error(const error_code& ec, const diagnostics& diag) {
+inline bool permanent_history_error(const error_code& ec, const diagnostics& diag) {
     if (ec == client_errc::too_many_pages)
         return false;
     if (ec == api_errc::not_logged_in || ec == api_errc::insufficient_permission ||
@@ -232,8 +211,6 @@ bool permanent_history_error(const error_code& ec, const diagnostics& diag) {
                diag.http_status() != 429;
     return false;
 }
-
-} // namespace
 
 class stream_impl : public std::enable_shared_from_this<stream_impl> {
 public:
@@ -251,7 +228,7 @@ public:
     // --- devices ---
 
     void add(const stream_cursor& start) {
-        const std::string key = device_key(start.device);
+        const std::string key = stream_device_key(start.device);
         if (devices_.count(key))
             return;
         stream_cursor c = start;
@@ -276,7 +253,7 @@ public:
     }
 
     void remove(const stream_device& d) {
-        auto it = devices_.find(device_key(d));
+        auto it = devices_.find(stream_device_key(d));
         if (it == devices_.end())
             return;
         if (auto* n = std::get_if<device_number>(&d))
@@ -290,7 +267,7 @@ public:
     }
 
     std::optional<stream_cursor> cursor(const stream_device& d) const {
-        auto it = devices_.find(device_key(d));
+        auto it = devices_.find(stream_device_key(d));
         if (it == devices_.end())
             return std::nullopt;
         return it->second->committed;

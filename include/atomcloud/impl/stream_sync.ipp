@@ -5,17 +5,13 @@
 
 namespace atomcloud::detail {
 
-namespace {
-
-sys_time as_sys(packet_time t) noexcept {
+inline sys_time as_sys(packet_time t) noexcept {
     return sys_time(t.time_since_epoch());
 }
 
-packet_time floor_second(packet_time t) noexcept {
+inline packet_time floor_second(packet_time t) noexcept {
     return std::chrono::floor<std::chrono::seconds>(t);
 }
-
-} // namespace
 
 ATOMCLOUD_DECL device_sync::device_sync(const stream_cursor& start) : cursor_(start) {
 }
