@@ -84,14 +84,15 @@ ATOMCLOUD_DECL sys_time device_sync::begin_fetch(sys_time now, const clock_model
     return as_sys(fetch_from_);
 }
 
-void device_sync::note_delivered(std::uint64_t hash, std::optional<packet_time> cloud,
-                                 sys_time received) {
+ATOMCLOUD_DECL void device_sync::note_delivered(std::uint64_t hash,
+                                                std::optional<packet_time> cloud,
+                                                sys_time received) {
     ring_.push_back({hash, cloud, received});
     if (ring_.size() > ring_size)
         ring_.pop_front();
 }
 
-void device_sync::set_anchor(const std::vector<history_entry>& h, std::size_t i) {
+ATOMCLOUD_DECL void device_sync::set_anchor(const std::vector<history_entry>& h, std::size_t i) {
     std::uint32_t rank = 0;
     for (std::size_t j = 0; j < i; ++j)
         if (h[j].time == h[i].time && h[j].hash == h[i].hash)
@@ -102,9 +103,9 @@ void device_sync::set_anchor(const std::vector<history_entry>& h, std::size_t i)
     cursor_.since.reset();
 }
 
-std::optional<std::size_t> device_sync::locate_by_ring(const std::vector<history_entry>& h,
-                                                       const clock_model& clock,
-                                                       bool& unique) const {
+ATOMCLOUD_DECL std::optional<std::size_t>
+device_sync::locate_by_ring(const std::vector<history_entry>& h, const clock_model& clock,
+                            bool& unique) const {
     unique = false;
     if (ring_.empty())
         return std::nullopt;
@@ -140,9 +141,10 @@ std::optional<std::size_t> device_sync::locate_by_ring(const std::vector<history
     return latest;
 }
 
-std::optional<std::size_t> device_sync::locate(const std::vector<history_entry>& h,
-                                               const clock_model& clock, sys_time now,
-                                               const sync_limits& lim, bool& unique) const {
+ATOMCLOUD_DECL std::optional<std::size_t> device_sync::locate(const std::vector<history_entry>& h,
+                                                              const clock_model& clock,
+                                                              sys_time now, const sync_limits& lim,
+                                                              bool& unique) const {
     unique = true;
     std::optional<std::size_t> start; // index of the anchor's successor, or of `since`
     if (cursor_.anchor_time) {
