@@ -60,6 +60,7 @@ class AtomcloudConan(ConanFile):
         self.requires("nlohmann_json/[>=3.10]")
         if self.options.tools:
             self.requires("cli11/[>=2.1]")
+            self.requires("sqlite3/[>=3.35]")
 
     def layout(self):
         cmake_layout(self)

@@ -136,8 +136,9 @@ elseif(STEP STREQUAL "vcpkg")
         endif()
     endforeach()
     string(JSON tools_dep GET "${manifest}" features tools dependencies 0)
-    if(NOT tools_dep STREQUAL "cli11")
-        message(FATAL_ERROR "the tools feature must depend on cli11")
+    string(JSON tools_dep2 GET "${manifest}" features tools dependencies 1)
+    if(NOT tools_dep STREQUAL "cli11" OR NOT tools_dep2 STREQUAL "sqlite3")
+        message(FATAL_ERROR "the tools feature must depend on cli11 and sqlite3")
     endif()
     run(${CMAKE_COMMAND} -DWORK=${WORK}/vcpkg-run -DSOURCE_DIR=${SOURCE_DIR}
         -DGENERATOR=${GENERATOR} -DCXX_COMPILER=${CXX_COMPILER}
