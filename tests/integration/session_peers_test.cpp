@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include "../log_capture.hpp"
+#include "../run_until.hpp"
 #include "peer_process.hpp"
 #include "test_certificates.hpp"
 
@@ -128,14 +129,7 @@ struct peer_harness {
 
     template <class Pred>
     bool until(Pred p, std::chrono::milliseconds limit = 30s) {
-        const auto deadline = std::chrono::steady_clock::now() + limit;
-        while (!p()) {
-            if (std::chrono::steady_clock::now() > deadline)
-                return false;
-            io.restart();
-            io.run_for(5ms);
-        }
-        return true;
+        return atomcloud_test::run_until(io, p, limit);
     }
 
     // Waits for a line of the peer's output starting with `prefix`, running the session

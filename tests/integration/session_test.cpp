@@ -18,6 +18,7 @@
 #include <catch2/catch.hpp>
 
 #include "../log_capture.hpp"
+#include "../run_until.hpp"
 
 #include <array>
 #include <atomic>
@@ -143,14 +144,7 @@ public:
 
     template <class Pred>
     bool until(Pred done, std::chrono::milliseconds limit = 5s) {
-        const auto deadline = std::chrono::steady_clock::now() + limit;
-        while (!done()) {
-            if (std::chrono::steady_clock::now() > deadline)
-                return false;
-            io.restart();
-            io.run_for(5ms);
-        }
-        return true;
+        return atomcloud_test::run_until(io, done, limit);
     }
 
     // Runs the session for a while regardless.

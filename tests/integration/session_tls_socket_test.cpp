@@ -23,6 +23,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "../run_until.hpp"
 #include "test_certificates.hpp"
 
 #include <array>
@@ -101,14 +102,7 @@ public:
 
     template <class Pred>
     bool until(Pred done, std::chrono::milliseconds limit = 30s) {
-        const auto deadline = std::chrono::steady_clock::now() + limit;
-        while (!done()) {
-            if (std::chrono::steady_clock::now() > deadline)
-                return false;
-            io.restart();
-            io.run_for(5ms);
-        }
-        return true;
+        return atomcloud_test::run_until(io, done, limit);
     }
 
     // One connection: the server side (accepted, handshaken) and the client side.

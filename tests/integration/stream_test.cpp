@@ -14,6 +14,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "../run_until.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -98,17 +100,7 @@ stream_options fast_options() {
     return o;
 }
 
-template <class Pred>
-bool run_until(asio::io_context& io, Pred pred, std::chrono::milliseconds limit) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() > deadline)
-            return false;
-        io.restart();
-        io.run_for(10ms);
-    }
-    return true;
-}
+using atomcloud_test::run_until;
 
 // Devices sending on their own thread at their own rates until stopped.
 class senders {

@@ -16,6 +16,7 @@
 #include <catch2/catch.hpp>
 
 #include "../log_capture.hpp"
+#include "../run_until.hpp"
 
 #include <chrono>
 #include <mutex>
@@ -42,14 +43,7 @@ config test_config() {
 // Runs the io_context until `done` or the time limit.
 template <class Pred>
 bool run_until(asio::io_context& io, Pred done, std::chrono::milliseconds limit = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > deadline)
-            return false;
-        io.restart();
-        io.run_for(10ms);
-    }
-    return true;
+    return atomcloud_test::run_until(io, done, limit, 10ms);
 }
 
 // A loopback port with nothing listening (bound, then closed).
