@@ -253,7 +253,12 @@ struct stream_status {
     std::size_t held_messages = 0; ///< live messages held right now
     std::size_t held_bytes = 0;
     std::size_t pending_events = 0; ///< not yet handed to async_receive
-    std::size_t reconnects = 0;     ///< links established after the first
+    std::size_t pending_bytes = 0;  ///< message bytes of those
+    /// Backpressure: the pending events reached config.session.max_pending_events or
+    /// max_pending_bytes; the session is not read (nor history) until the application
+    /// receives.
+    bool reading_paused = false;
+    std::size_t reconnects = 0; ///< links established after the first
     /// The most backfills that were in flight at once (at most max_concurrent_backfills).
     std::size_t backfills_in_flight_peak = 0;
 };
@@ -358,6 +363,9 @@ public:
     }
 
     /// Every event ready since the previous call, in one batch (waits for at least one).
+    /// Backpressure: at config.session.max_pending_events / max_pending_bytes events not
+    /// yet received, the stream stops reading its session (which then stops reading its
+    /// socket) and starts no backfill, until the application receives: nothing is dropped.
     /// Once the stream has stopped, the events still pending are handed over, then it
     /// completes with client_errc::session_stopped. One at a time (another completes with
     /// boost::asio::error::already_started). Cancellation: terminal, partial, total

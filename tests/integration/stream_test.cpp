@@ -523,3 +523,38 @@ TEST_CASE("stream: a device the history API does not know is a history_error gap
     REQUIRE(run_until(
         io, [&] { return c.done; }, 10s));
 }
+
+TEST_CASE("stream: an application that does not receive holds the stream back; nothing is lost",
+          "[stream][integration]") {
+    emulator::server cloud;
+    const std::string number = dtu_numbers[0];
+    auto dev = cloud.device(number);
+    dev.connect();
+    asio::io_context io;
+    auto cfg = fast_config(cloud);
+    cfg.session.max_pending_events = 50;
+    stream st(io.get_executor(), cfg, 1, fast_options());
+    st.add(device_number(number));
+    st.async_run([](error_code) {});
+    REQUIRE(run_until(
+        io, [&] { return st.status().backfills >= 1; }, 10s));
+    for (int i = 0; i < 400; ++i)
+        dev.send("p" + std::to_string(i));
+    run_until(
+        io, [] { return false; }, 500ms);
+    const auto held_back = st.status();
+    CHECK(held_back.reading_paused);
+    CHECK(held_back.pending_events >= 50);
+    CHECK(held_back.pending_events < 400);
+    collector c(st);
+    c.start();
+    REQUIRE(run_until(
+        io, [&] { return c.count(number) >= 400; }, 10s));
+    std::vector<std::string> got;
+    for (const auto& m : c.messages[number])
+        got.push_back(m.payload);
+    REQUIRE(got.size() == 400);
+    for (int i = 0; i < 400; ++i)
+        CHECK(got[static_cast<std::size_t>(i)] == "p" + std::to_string(i));
+    CHECK_FALSE(st.status().reading_paused);
+}

@@ -221,6 +221,8 @@ public:
         lim_.settle_messages = opts_.settle_messages;
         lim_.settle_time = opts_.settle_time;
         lim_.retention = opts_.retention;
+        max_pending_events_ = std::max<std::size_t>(cfg.session.max_pending_events, 1);
+        max_pending_bytes_ = std::max<std::size_t>(cfg.session.max_pending_bytes, 1);
         opts_.page_size = std::clamp<std::uint32_t>(opts_.page_size, 1, 1000);
         opts_.max_concurrent_backfills = std::max<std::size_t>(opts_.max_concurrent_backfills, 1);
     }
@@ -279,6 +281,8 @@ public:
         s.held_messages = held_count_;
         s.held_bytes = held_bytes_;
         s.pending_events = out_.size();
+        s.pending_bytes = out_bytes_;
+        s.reading_paused = running_ && !reading_ && !receive_loop_done_;
         return s;
     }
 
@@ -425,8 +429,9 @@ private:
     }
 
     void receive_next() {
-        if (shut_down_)
+        if (shut_down_ || reading_ || receive_loop_done_)
             return;
+        reading_ = true;
         auto self = shared_from_this();
         session_.async_receive(
             [self](error_code ec, event_batch batch) { self->on_batch(ec, std::move(batch)); });
@@ -490,10 +495,18 @@ private:
             return;
         detail_stream_batch_access::events(out_).emplace_back(
             stream_message{e.sync.device(), payload, origin, cloud, received});
+        out_bytes_ += payload.size();
         add_storage(out_, storage);
     }
 
+    // Backpressure: while the application has not taken this much, the session is not read
+    // (it stops reading its socket in turn) and no backfill starts.
+    bool over_limits() const noexcept {
+        return out_.size() >= max_pending_events_ || out_bytes_ >= max_pending_bytes_;
+    }
+
     void on_batch(error_code ec, event_batch batch) {
+        reading_ = false;
         if (shut_down_)
             return;
         if (ec) {
@@ -538,7 +551,8 @@ private:
         }
         step(t);
         deliver();
-        receive_next();
+        if (!over_limits())
+            receive_next();
     }
 
     void on_live(std::string_view key, bytes_view payload, sys_time t,
@@ -578,7 +592,8 @@ private:
         }
         if (held_count_ > opts_.max_held_messages || held_bytes_ > opts_.max_held_bytes)
             enforce_held_limits();
-        while (in_flight_ < opts_.max_concurrent_backfills && !fetch_queue_.empty()) {
+        while (in_flight_ < opts_.max_concurrent_backfills && !fetch_queue_.empty() &&
+               !over_limits()) {
             const std::string key = fetch_queue_.front();
             fetch_queue_.pop_front();
             entry* e = find(key);
@@ -737,7 +752,12 @@ private:
         dirty_.clear();
         stream_batch b = std::move(out_);
         out_ = stream_batch();
+        out_bytes_ = 0;
         receive_.post(ex_, error_code(), std::move(b));
+        if (running_) {
+            receive_next(); // if it was paused
+            step(now());    // backfills that waited for room
+        }
         return true;
     }
 
@@ -784,6 +804,10 @@ private:
     std::uint64_t seed_ = std::random_device{}();
 
     stream_batch out_;
+    std::size_t out_bytes_ = 0;
+    std::size_t max_pending_events_;
+    std::size_t max_pending_bytes_;
+    bool reading_ = false; ///< a session receive is outstanding
     stream_status counters_;
     std::size_t links_ = 0;
     bool link_up_ = false;
