@@ -30,6 +30,7 @@
 #include <atomcloud/config.hpp>
 #include <atomcloud/detail/config.hpp>
 #include <atomcloud/error.hpp>
+#include <atomcloud/metrics.hpp>
 #include <atomcloud/models.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -37,7 +38,9 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/deferred.hpp>
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -68,6 +71,8 @@ ATOMCLOUD_DECL void rest_list_devices(rest_client_impl& c, std::int64_t org_id,
 ATOMCLOUD_DECL void rest_device_state(rest_client_impl& c, std::int64_t org_id,
                                       std::int64_t device_id, diagnostics* diag,
                                       rest_handler<device_state> h);
+ATOMCLOUD_DECL rest_metrics rest_get_metrics(const rest_client_impl& c);
+ATOMCLOUD_DECL bool rest_is_shut_down(const rest_client_impl& c) noexcept;
 ATOMCLOUD_DECL void rest_packets(rest_client_impl& c, std::int64_t org_id, std::string number,
                                  history_query query, diagnostics* diag,
                                  rest_handler<packet_page> h);
@@ -154,6 +159,36 @@ public:
     ATOMCLOUD_DECL const config& get_config() const noexcept;
     /// What the engine did so far (call it from the client's executor).
     ATOMCLOUD_DECL statistics stats() const noexcept;
+    /// A snapshot of the client's counters and gauges: requests by outcome, retries,
+    /// latency percentiles, the last failure (see atomcloud/metrics.hpp and
+    /// docs/metrics.md). Call it from the client's executor (or while no thread runs it,
+    /// e.g. between synchronous calls).
+    ATOMCLOUD_DECL rest_metrics metrics() const;
+
+    /// Calls `callback(const rest_metrics&)` every `interval` (the first time one interval
+    /// after the start) on the client's executor until cancelled. The callback is copied
+    /// (it must be copyable) and must not throw. Completes with operation_aborted when
+    /// cancelled (terminal, partial or total) or, at the next tick, once the client is
+    /// destroyed; with boost::asio::error::invalid_argument at once if `interval` is not
+    /// positive. Never completes otherwise. Call it from the client's executor.
+    /// Signature: void(error_code).
+    template <class Rep, class Period, class Callback,
+              class CompletionToken = boost::asio::deferred_t>
+    auto async_watch_metrics(std::chrono::duration<Rep, Period> interval, Callback callback,
+                             CompletionToken&& token = CompletionToken{}) {
+        std::weak_ptr<detail::rest_client_impl> weak = impl_;
+        std::function<bool()> tick = [weak, cb = std::move(callback)]() mutable {
+            auto impl = weak.lock();
+            if (!impl || detail::rest_is_shut_down(*impl))
+                return false;
+            cb(detail::rest_get_metrics(*impl));
+            return true;
+        };
+        return boost::asio::async_initiate<CompletionToken, void(error_code)>(
+            detail::initiate_watch_metrics{ex_}, token,
+            std::chrono::duration_cast<std::chrono::steady_clock::duration>(interval),
+            std::move(tick));
+    }
     /// Closes the idle pooled connections (the next request opens a fresh one). Pending
     /// operations are not affected.
     ATOMCLOUD_DECL void close_idle_connections();

@@ -26,6 +26,7 @@
 #include <atomcloud/error.hpp>
 #include <atomcloud/events.hpp>
 #include <atomcloud/frame.hpp>
+#include <atomcloud/metrics.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
@@ -33,8 +34,10 @@
 #include <boost/asio/deferred.hpp>
 #include <boost/core/span.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -80,6 +83,8 @@ ATOMCLOUD_DECL void session_receive(const std::shared_ptr<session_impl>& impl,
 ATOMCLOUD_DECL void session_recycle(session_impl& impl, event_batch&& batch) noexcept;
 
 ATOMCLOUD_DECL session_status session_get_status(const session_impl& impl) noexcept;
+ATOMCLOUD_DECL session_metrics session_get_metrics(const session_impl& impl);
+ATOMCLOUD_DECL bool session_is_shut_down(const session_impl& impl) noexcept;
 
 // The initiations of the session's operations. They expose the session's executor, as
 // Asio's own initiations do, so that adapters such as cancel_after run their timers there.
@@ -363,6 +368,43 @@ public:
     /// Thread safety: call from the session's executor only (the session is not thread-safe).
     session_status status() const noexcept {
         return impl_ ? detail::session_get_status(*impl_) : session_status{};
+    }
+
+    /// A snapshot of the session's counters and gauges (see atomcloud/metrics.hpp and
+    /// docs/metrics.md). Cheap: copies a few integers (and the last failure's text).
+    /// Thread safety: call from the session's executor only (the session is not thread-safe).
+    session_metrics metrics() const {
+        return impl_ ? detail::session_get_metrics(*impl_) : session_metrics{};
+    }
+
+    /// Calls `callback(const session_metrics&)` every `interval` (the first time one
+    /// interval after the start), on the session's executor, until cancelled; independent
+    /// of async_run (it also reports a session that is not running). The callback is copied
+    /// (it must be copyable) and must not throw. A tick that comes late does not make the
+    /// next ones early.
+    ///
+    /// Completes with operation_aborted when cancelled (terminal, partial or total: the
+    /// callback is not called again once the cancellation is processed) or, at the next
+    /// tick, when the session has been destroyed; with boost::asio::error::invalid_argument
+    /// at once if `interval` is not positive. Never completes otherwise.
+    /// Thread safety: call from the session's executor only (the session is not thread-safe).
+    /// Signature: void(error_code).
+    template <class Rep, class Period, class Callback,
+              class CompletionToken = boost::asio::deferred_t>
+    auto async_watch_metrics(std::chrono::duration<Rep, Period> interval, Callback callback,
+                             CompletionToken&& token = CompletionToken{}) {
+        std::weak_ptr<detail::session_impl> weak = impl_;
+        std::function<bool()> tick = [weak, cb = std::move(callback)]() mutable {
+            auto impl = weak.lock();
+            if (!impl || detail::session_is_shut_down(*impl))
+                return false;
+            cb(detail::session_get_metrics(*impl));
+            return true;
+        };
+        return boost::asio::async_initiate<CompletionToken, void(error_code)>(
+            detail::initiate_watch_metrics{ex_}, token,
+            std::chrono::duration_cast<std::chrono::steady_clock::duration>(interval),
+            std::move(tick));
     }
 
 private:

@@ -27,6 +27,8 @@ namespace atomcloud::detail {
 struct parse_result {
     std::size_t device_frames = 0;      ///< device events and messages delivered
     std::size_t errors = 0;             ///< protocol_error events (malformed or text messages)
+    std::size_t messages = 0;           ///< data messages parsed (any outcome)
+    std::size_t message_bytes = 0;      ///< their payload bytes
     bool ping = false;                  ///< a ping came: a pong is owed (ws_inbox::pong())
     std::optional<std::uint16_t> close; ///< the server's close frame, with its code
     std::optional<ws_event> failure;    ///< a protocol violation (kind fail)
@@ -56,6 +58,8 @@ public:
             case ws_event_kind::need_more:
                 return r;
             case ws_event_kind::message: {
+                ++r.messages;
+                r.message_bytes += ev.size;
                 std::optional<device_number> dev;
                 switch (arena.append(pending, bytes_view(arena.region() + ev.offset, ev.size),
                                      ev.text, filter, &dev)) {

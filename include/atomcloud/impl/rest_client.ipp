@@ -2,6 +2,7 @@
 #define ATOMCLOUD_IMPL_REST_CLIENT_IPP
 
 #include <atomcloud/detail/connect.hpp>
+#include <atomcloud/detail/latency_window.hpp>
 #include <atomcloud/detail/rest_protocol.hpp>
 #include <atomcloud/detail/tls.hpp>
 #include <atomcloud/detail/url.hpp>
@@ -181,6 +182,57 @@ public:
     bool shut_down = false;
     std::uint64_t next_connection_id = 1;
     rest_client::statistics stats;
+
+    // Metrics (rest_metrics); the rest comes from stats and the pool.
+    std::uint64_t outcomes[6] = {}; // by rest_outcome
+    failure_record last_failure;
+    latency_window<rest_latency_window> latency;
+
+    // A request completed: count it (no allocation unless it failed).
+    void note_outcome(const error_code& ec, std::chrono::steady_clock::duration took,
+                      const std::string& target, const diagnostics& diag) {
+        const rest_outcome o = rest_outcome_of(ec);
+        ++outcomes[static_cast<int>(o)];
+        if (rest_outcome_answered(o))
+            latency.add(took);
+        if (!ec || o == rest_outcome::cancelled)
+            return;
+        last_failure.ec = ec;
+        last_failure.time = std::chrono::system_clock::now();
+        try {
+            std::string text = "GET " + redact(target, cfg.token) + ": " + ec.message();
+            if (!diag.client_message().empty())
+                text += ": " + diag.client_message();
+            else if (diag.http_status() != 0 && ec == client_errc::http_status)
+                text += " (HTTP " + std::to_string(diag.http_status()) + ")";
+            last_failure.text = std::move(text);
+        } catch (...) {
+            last_failure.text.clear(); // out of memory: the code alone
+        }
+    }
+
+    rest_metrics metrics() const {
+        rest_metrics m;
+        m.taken = std::chrono::steady_clock::now();
+        m.ok = outcomes[static_cast<int>(rest_outcome::ok)];
+        m.api_errors = outcomes[static_cast<int>(rest_outcome::api_error)];
+        m.http_errors = outcomes[static_cast<int>(rest_outcome::http_error)];
+        m.invalid_responses = outcomes[static_cast<int>(rest_outcome::invalid_response)];
+        m.network_errors = outcomes[static_cast<int>(rest_outcome::network_error)];
+        m.cancelled = outcomes[static_cast<int>(rest_outcome::cancelled)];
+        m.requests = m.ok + m.api_errors + m.http_errors + m.invalid_responses + m.network_errors +
+                     m.cancelled;
+        m.attempts = stats.requests;
+        m.retries = stats.retries;
+        m.connections_opened = stats.connections_opened;
+        m.reconnects = stats.reconnects;
+        m.in_flight = active.size();
+        m.waiting = waiters.size();
+        m.connections = open;
+        m.last_failure = last_failure;
+        m.latency = latency.summary();
+        return m;
+    }
 };
 
 template <class T>
@@ -473,6 +525,7 @@ private:
         if (slot_.is_connected())
             slot_.clear();
         client_->active.erase(this);
+        client_->note_outcome(ec, std::chrono::steady_clock::now() - started_, target_, diag_);
         if (ec && cfg().log.enabled(log_level::debug)) {
             const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                 std::chrono::steady_clock::now() - started_)
@@ -691,6 +744,18 @@ ATOMCLOUD_DECL const config& rest_client::get_config() const noexcept {
 
 ATOMCLOUD_DECL rest_client::statistics rest_client::stats() const noexcept {
     return impl_->stats;
+}
+
+ATOMCLOUD_DECL rest_metrics rest_client::metrics() const {
+    return impl_ ? impl_->metrics() : rest_metrics{};
+}
+
+ATOMCLOUD_DECL rest_metrics detail::rest_get_metrics(const detail::rest_client_impl& c) {
+    return c.metrics();
+}
+
+ATOMCLOUD_DECL bool detail::rest_is_shut_down(const detail::rest_client_impl& c) noexcept {
+    return c.shut_down;
 }
 
 ATOMCLOUD_DECL void rest_client::close_idle_connections() {

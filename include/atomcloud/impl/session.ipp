@@ -269,6 +269,33 @@ public:
         return s;
     }
 
+    session_metrics metrics() const {
+        session_metrics m;
+        m.taken = std::chrono::steady_clock::now();
+        m.running = fsm_.running();
+        m.connected = fsm_.link_up();
+        m.links_established = fsm_.connections();
+        m.links_lost = links_lost_;
+        m.failed_attempts = failed_attempts_total_;
+        m.reconnects = reconnects_;
+        m.last_failure = last_failure_;
+        m.messages_received = messages_received_;
+        m.bytes_received = bytes_received_;
+        m.messages_sent = messages_sent_;
+        m.bytes_sent = bytes_sent_;
+        m.control_messages_sent = control_messages_sent_;
+        m.dropped_unsubscribed = dropped_unsubscribed_;
+        m.protocol_errors = protocol_errors_;
+        m.send_queue_depth = queue_.data_count();
+        m.send_queue_bytes = queue_.data_bytes();
+        m.pending_events = pending_.size();
+        m.pending_bytes = pending_.message_bytes();
+        m.subscriptions = subs_.size();
+        return m;
+    }
+
+    bool is_shut_down() const noexcept { return shut_down_; }
+
 private:
     using link_ptr = std::shared_ptr<ws_link>;
 
@@ -629,6 +656,8 @@ private:
             l->tls.shutdown_send(); // close_notify, when it can go at once
         l->resolver.cancel();
         l->tls.close();
+        if (reason && !fsm_.stop_requested())
+            note_failure(l->opened, reason);
         if (l->opened) {
             if (fsm_.stop_requested()) {
                 log(log_level::info, "link to " + log_url_ + " closed");
@@ -671,10 +700,12 @@ private:
         out_.reset();
         link_.reset();
         auto a = fsm_.link_closed(now());
-        if (!a.has(session_actions::complete_run) && fsm_.phase() == session_phase::backing_off)
+        if (!a.has(session_actions::complete_run) && fsm_.phase() == session_phase::backing_off) {
+            ++reconnects_;
             log(log_level::info, "reconnecting in " + std::to_string(fsm_.last_delay().count()) +
                                      " ms (attempt " + std::to_string(fsm_.failed_attempts() + 1) +
                                      ")");
+        }
         apply(a);
     }
 
@@ -748,6 +779,9 @@ private:
                                       std::max<std::size_t>(cfg_.session.max_pending_bytes, 1),
                                       [this](const device_number& d) { note_unsubscribed(d); });
         device_frames += r.device_frames;
+        messages_received_ += r.messages;
+        bytes_received_ += r.message_bytes;
+        protocol_errors_ += r.errors + (r.failure ? 1 : 0);
         if (r.errors != 0 && log_on(log_level::debug))
             log(log_level::debug, "ignored " + std::to_string(r.errors) +
                                       " malformed or text message(s) from the server");
@@ -763,6 +797,27 @@ private:
             apply(fsm_.protocol_failed(t, r.failure->ec, r.failure->close_code));
         }
         return !l->closed && !r.at_limits && !r.close && !r.failure;
+    }
+
+    // A link was lost, or a connection attempt failed (not by stop()).
+    void note_failure(bool link_was_up, const error_code& reason) {
+        if (link_was_up)
+            ++links_lost_;
+        else
+            ++failed_attempts_total_;
+        last_failure_.ec = reason;
+        last_failure_.time = std::chrono::system_clock::now();
+        try {
+            std::string text = link_was_up ? "link lost: "
+                                           : std::string("connection attempt failed at ") +
+                                                 to_string(fsm_.stage()) + ": ";
+            text += describe(reason);
+            if (reason == client_errc::handshake_rejected && rejection_.http_status() != 0)
+                text += " (HTTP " + std::to_string(rejection_.http_status()) + ")";
+            last_failure_.text = std::move(text);
+        } catch (...) {
+            last_failure_.text.clear(); // out of memory: the code alone
+        }
     }
 
     void note_unsubscribed(const device_number& d) {
@@ -816,6 +871,12 @@ private:
     void write_done() {
         for (std::size_t n = out_.frames(); n != 0; --n) {
             auto e = queue_.pop_front();
+            if (e.control) {
+                ++control_messages_sent_;
+            } else {
+                ++messages_sent_;
+                bytes_sent_ += e.data.size();
+            }
             if (e.handler)
                 e.handler->post(ex_, error_code());
             queue_.recycle(std::move(e.data));
@@ -881,6 +942,18 @@ private:
     std::uint64_t receive_id_ = 0;
     std::size_t dropped_unsubscribed_ = 0;
     std::unordered_set<device_number> logged_unsubscribed_;
+
+    // Metrics (session_metrics); the rest comes from the machine and the queues.
+    std::uint64_t links_lost_ = 0;
+    std::uint64_t failed_attempts_total_ = 0;
+    std::uint64_t reconnects_ = 0;
+    failure_record last_failure_;
+    std::uint64_t messages_received_ = 0;
+    std::uint64_t bytes_received_ = 0;
+    std::uint64_t messages_sent_ = 0;
+    std::uint64_t bytes_sent_ = 0;
+    std::uint64_t control_messages_sent_ = 0;
+    std::uint64_t protocol_errors_ = 0;
 };
 
 // ------------------------------------------------------------------ the session's calls
@@ -925,6 +998,14 @@ ATOMCLOUD_DECL void session_recycle(session_impl& impl, event_batch&& batch) noe
 
 ATOMCLOUD_DECL session_status session_get_status(const session_impl& impl) noexcept {
     return impl.status();
+}
+
+ATOMCLOUD_DECL session_metrics session_get_metrics(const session_impl& impl) {
+    return impl.metrics();
+}
+
+ATOMCLOUD_DECL bool session_is_shut_down(const session_impl& impl) noexcept {
+    return impl.is_shut_down();
 }
 
 } // namespace atomcloud::detail

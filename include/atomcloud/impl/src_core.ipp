@@ -11,6 +11,7 @@
 #include <atomcloud/impl/events.ipp>
 #include <atomcloud/impl/frame.ipp>
 #include <atomcloud/impl/logger.ipp>
+#include <atomcloud/impl/metrics.ipp>
 #include <atomcloud/impl/payload.ipp>
 #include <atomcloud/impl/tls.ipp>
 #include <atomcloud/impl/url.ipp>
