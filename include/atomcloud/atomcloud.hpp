@@ -13,6 +13,8 @@
 #include <atomcloud/logger.hpp>
 #include <atomcloud/models.hpp>
 #include <atomcloud/payload.hpp>
+#include <atomcloud/presence.hpp>
+#include <atomcloud/request.hpp>
 #include <atomcloud/rest_client.hpp>
 #include <atomcloud/session.hpp>
 #include <atomcloud/stream.hpp>

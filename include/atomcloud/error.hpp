@@ -75,6 +75,7 @@ enum class client_errc : int {
     websocket_protocol_error, ///< the server broke RFC 6455 (bad frame header, bad close ...)
     certificate_rejected,     ///< the server's TLS certificate failed verification (expired,
                               ///< wrong host name, unknown issuer ...): diagnostics say why
+    reply_timeout,            ///< a device did not answer a request in time (request.hpp)
 };
 
 /// The category of api_errc (name "atomcloud.api").

@@ -13,6 +13,7 @@
 #include <atomcloud/impl/src_core.ipp>
 #include <atomcloud/impl/src_rest.ipp>
 #include <atomcloud/impl/src_session.ipp>
+#include <atomcloud/impl/src_request.ipp>
 #include <atomcloud/impl/src_stream.ipp>
 
 #endif

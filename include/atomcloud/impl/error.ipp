@@ -102,6 +102,8 @@ inline const char* client_errc_text(client_errc e) noexcept {
         return "WebSocket protocol error from the server";
     case client_errc::certificate_rejected:
         return "the server's TLS certificate failed verification";
+    case client_errc::reply_timeout:
+        return "the device did not answer in time";
     }
     return nullptr;
 }
