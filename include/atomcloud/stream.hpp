@@ -210,7 +210,8 @@ private:
 /// How a stream backfills and what it holds.
 struct stream_options {
     /// Devices added without a cursor: deliver from this cloud time on (backfill from the
-    /// history first). Unset: from the moment the device is added.
+    /// history first). Unset: from the moment the device is added (less clock_tolerance,
+    /// so that a local clock ahead of the cloud's loses nothing).
     std::optional<std::chrono::system_clock::time_point> since;
     /// Leave heartbeats out of the delivered messages (they still count for the cursors).
     bool skip_heartbeats = false;

@@ -237,9 +237,12 @@ public:
         if (!c.anchor_time && !c.since) {
             const sys_time from =
                 opts_.since ? *opts_.since
+                            // "Now" in the cloud's time, early by the clock's uncertainty: a clock
+                            // ahead of the cloud's must not make the first live messages look older
+                            // than the start.
                             : std::chrono::system_clock::now() -
                                   std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                                      clock_.offset());
+                                      clock_.offset() + clock_.tolerance(true));
             c.since = to_packet_time(from);
             c.after = 0;
         }
