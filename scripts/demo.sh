@@ -94,8 +94,9 @@ kill -INT "$record_pid"
 wait "$record_pid" || { echo "record failed:"; cat "$work/record.err"; exit 1; }
 atomcloud export --db "$work/rec.db" --encoding gbk --format csv | cut -d, -f1-5 | head -n 14
 echo "..."
-atomcloud export --db "$work/rec.db" --format csv | awk -F, 'NR>1 {n[$4]++} END {for (o in n) print o ": " n[o] " messages"}'
-atomcloud export --db "$work/rec.db" --gaps --format csv | awk 'END {print "gaps: " NR-1}'
+"$cli_bin" export --db "$work/rec.db" --format csv |
+    awk -F, 'NR>1 {n[$4]++} END {for (o in n) print o ": " n[o] " messages"}'
+"$cli_bin" export --db "$work/rec.db" --gaps --format csv | awk 'END {print "gaps: " NR-1}'
 
 say "Errors are explicit: a wrong token is API code 300, exit status 1"
 ATOMCLOUD_TOKEN=wrong atomcloud orgs || echo "(exit status $?)"
