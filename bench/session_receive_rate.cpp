@@ -353,6 +353,10 @@ result run_session(const tls_material& m, std::size_t payload_size, std::size_t 
                 "message in the steady state)\n",
                 batches, static_cast<double>(r.messages) / static_cast<double>(batches),
                 per_message);
+    // The metrics are kept on this path: they must have seen every message.
+    const auto mm = s.metrics();
+    if (mm.messages_received < r.messages || mm.bytes_received < r.messages * (payload_size + 21))
+        throw std::runtime_error("metrics missed messages");
     return r;
 }
 

@@ -82,7 +82,7 @@ struct session_metrics {
     std::size_t send_queue_depth = 0; ///< sends waiting (including the one being written)
     std::size_t send_queue_bytes = 0; ///< bytes of those (encoded frames)
     std::size_t pending_events = 0;   ///< received, not yet handed to async_receive
-    std::size_t pending_bytes = 0;    ///< message bytes of those
+    std::size_t pending_bytes = 0;    ///< bytes of those (their Atom Cloud frames)
     std::size_t subscriptions = 0;    ///< devices subscribed
 };
 
