@@ -979,3 +979,72 @@ TEST_CASE("cli: a base URL's user-info is not echoed", "[cli][hardening]") {
     CHECK_FALSE(contains(r.err, "s3cr3t-pw"));
     CHECK_FALSE(contains(r.err, "user:"));
 }
+
+TEST_CASE("cli: send --wait-reply prints the device's answer, or fails after --reply-timeout",
+          "[cli]") {
+    fixture f;
+    auto dev = f.cloud.device(dtu);
+    dev.connect();
+    process p({"send", "--org", "1", "--number", dtu, "--text", "AT+VER?", "--wait-reply",
+               "--reply-timeout", "30"},
+              f.env);
+    REQUIRE(dev.wait_received(1, 30s));
+    CHECK(dev.received().at(0) == atomcloud::to_bytes("AT+VER?"));
+    // A heartbeat is no answer.
+    dev.send("ALIENTEK-HRTDT");
+    dev.send(atomcloud::parse_hex_packet("D5 FD B5 E3 1B 5B 32 4A")); // GBK "正点" + ESC [2J
+    auto r = p.wait();
+    CHECK(r.status == 0);
+    CHECK(contains(r.out, "sent 7 bytes to 18846494908532689575\n"));
+    // Shown as UTF-8 text (the --encoding of --text), made terminal-safe.
+    CHECK(contains(r.out, "reply (8 bytes): "));
+    CHECK(terminal_safe(r.out));
+
+    dev.clear_received();
+    process gbk({"--json", "send", "--org", "1", "--number", dtu, "--text", "读", "--encoding",
+                 "gbk", "--wait-reply"},
+                f.env);
+    REQUIRE(dev.wait_received(1, 30s));
+    dev.send(atomcloud::parse_hex_packet("D5 FD B5 E3"));
+    auto j = gbk.wait();
+    REQUIRE(j.status == 0);
+    const auto out = json::parse(j.out);
+    CHECK(out["reply_hex"] == "D5 FD B5 E3");
+    CHECK(out["reply_text"] == "正点");
+
+    auto late = f.run({"send", "--org", "1", "--number", dtu, "--hex", "01", "--wait-reply",
+                       "--reply-timeout", "0.5"});
+    CHECK(late.status == 3);
+    CHECK(contains(late.err, "no reply from 18846494908532689575 within 0.5 s"));
+    auto bad = f.run({"send", "--org", "1", "--number", dtu, "--hex", "01", "--wait-reply",
+                      "--reply-timeout", "0"});
+    CHECK(bad.status == 2);
+}
+
+TEST_CASE("cli: devices --watch prints a line per change when stdout is not a terminal", "[cli]") {
+    fixture f;
+    f.cloud.device(dtu).connect();
+    process p({"devices", "--org", "1", "--group", "45", "--watch", "--duration", "60"}, f.env);
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    // The seed: every device of the group with its first state.
+    while (!contains(p.so_far().out, "27309143566123801957  unknown -> disconnected  (seed)")) {
+        REQUIRE(std::chrono::steady_clock::now() < deadline);
+        p.pump(50ms);
+    }
+    CHECK(contains(p.so_far().out, "18846494908532689575  unknown -> connected  (seed)"));
+    f.wait_subscribers("27309143566123801957", 1);
+    f.cloud.device("27309143566123801957").connect();
+    while (!contains(p.so_far().out,
+                     "27309143566123801957  disconnected -> connected  (device_event)")) {
+        REQUIRE(std::chrono::steady_clock::now() < deadline);
+        p.pump(50ms);
+    }
+    p.signal(SIGINT);
+    auto r = p.wait();
+    CHECK(r.status == 0);
+    CHECK_FALSE(contains(r.out, "\x1b")); // no redrawing into a pipe
+    CHECK(contains(r.out, "DTU 设备 - 3"));
+
+    auto missing = f.run({"devices", "--org", "1", "--group", "999", "--watch"});
+    CHECK(missing.status == 1);
+}

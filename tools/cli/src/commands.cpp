@@ -11,6 +11,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -563,6 +565,78 @@ int run_watch(const global_options& g, const watch_args& a) {
 // ----------------------------------------------------------------------------------------
 // send
 
+namespace {
+
+// send --wait-reply: the payload goes out as a request; the device's first message (not a
+// heartbeat) within --reply-timeout, counted from the start, is the answer.
+int send_wait_reply(const global_options& g, const send_args& a, const config& cfg,
+                    const bytes& payload, const std::optional<device_number>& number,
+                    const std::optional<nbiot_id>& nb) {
+    if (!(a.reply_timeout_seconds >= min_timeout_seconds &&
+          a.reply_timeout_seconds <= max_timeout_seconds))
+        throw usage_error("--reply-timeout must be a number of seconds from 0.001 to 86400");
+    asio::io_context io;
+    session s(io.get_executor(), cfg, a.org);
+    requester req(s);
+    error_code run_ec, reply_ec;
+    diagnostics run_diag;
+    bytes reply;
+    bool answered = false;
+    s.async_run(run_diag, [&](const error_code& e) { run_ec = e; });
+    auto on_reply = [&](const error_code& e, bytes r) {
+        reply_ec = e;
+        reply = std::move(r);
+        answered = !e;
+        s.stop();
+    };
+    request_params params;
+    params.timeout = to_milliseconds(a.reply_timeout_seconds);
+    if (number)
+        req.async_request(*number, payload, params, on_reply);
+    else
+        req.async_request(*nb, payload, params, on_reply);
+    std::function<void()> receive = [&] {
+        s.async_receive([&](const error_code& e, event_batch batch) {
+            if (e)
+                return;
+            for (const auto& ev : batch)
+                req.on_event(ev);
+            receive();
+        });
+    };
+    receive();
+    io.run();
+
+    const std::string device = number ? std::string(number->view()) : std::string(nb->view());
+    const encoding shown = a.hex ? encoding::hex : a.enc;
+    if (answered) {
+        if (g.json) {
+            nlohmann::ordered_json out = {{"device", valid_utf8(device)},
+                                          {"bytes", payload.size()},
+                                          {"hex", to_hex_packet(payload)},
+                                          {"reply_hex", to_hex_packet(reply)}};
+            if (shown != encoding::hex)
+                out["reply_text"] = payload_text(reply, shown);
+            print_json(out);
+        } else {
+            std::cout << "sent " << payload.size() << " bytes to " << terminal_safe(device) << '\n'
+                      << "reply (" << reply.size()
+                      << " bytes): " << terminal_safe(payload_text(reply, shown)) << '\n';
+        }
+        return exit_ok;
+    }
+    if (run_ec && run_ec != client_errc::session_stopped)
+        return report(run_ec, run_diag, "send");
+    if (reply_ec == client_errc::reply_timeout) {
+        std::cerr << "atomcloud: error: send: no reply from " << terminal_safe(device) << " within "
+                  << a.reply_timeout_seconds << " s" << std::endl;
+        return exit_failure;
+    }
+    return report(reply_ec, run_diag, "send");
+}
+
+} // namespace
+
 int run_send(const global_options& g, const send_args& a) {
     if (a.number.empty() == a.nbiot_id.empty())
         throw usage_error("send needs exactly one of --number and --nbiot-id");
@@ -591,6 +665,8 @@ int run_send(const global_options& g, const send_args& a) {
         nb = parse_nbiot(a.nbiot_id);
     config cfg = make_config(g);
     cfg.session.when_disconnected = send_policy::queue;
+    if (a.wait_reply)
+        return send_wait_reply(g, a, cfg, payload, number, nb);
 
     asio::io_context io;
     session s(io.get_executor(), cfg, a.org);
@@ -639,6 +715,149 @@ int run_send(const global_options& g, const send_args& a) {
         return exit_failure;
     }
     return report(send_ec, run_diag, "send");
+}
+
+// ----------------------------------------------------------------------------------------
+// devices --watch
+
+namespace {
+
+void print_presence_table(const presence& online) {
+    // Home, clear: the table is redrawn in place.
+    std::cout << "\x1b[H\x1b[2J";
+    table t({"ID", "NUMBER", "NAME", "STATE", "SINCE"});
+    for (const auto& d : online.devices()) {
+        std::string since = "-";
+        if (d.state.state != connection_state::unknown || !d.state.raw.empty()) {
+            const std::time_t tt = std::chrono::system_clock::to_time_t(d.since);
+            std::tm tm{};
+            ::localtime_r(&tt, &tm);
+            std::ostringstream os;
+            os << std::put_time(&tm, "%H:%M:%S");
+            since = os.str();
+        }
+        t.add({std::to_string(d.info.id), d.info.number, d.info.name, to_string(d.state), since});
+    }
+    t.print(std::cout);
+    std::cout << std::flush;
+}
+
+void print_presence_line(const global_options& g, const presence& online,
+                         const presence_change& c) {
+    const auto* d = online.registry().find(c.number);
+    const std::string name = d ? d->info.name : std::string();
+    if (g.json) {
+        nlohmann::ordered_json line = {{"device", valid_utf8(c.number)},
+                                       {"name", valid_utf8(name)},
+                                       {"old", valid_utf8(to_string(c.old_state))},
+                                       {"new", valid_utf8(to_string(c.new_state))},
+                                       {"source", to_string(c.source)}};
+        std::cout << line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)
+                  << std::endl;
+        return;
+    }
+    const std::string old_state =
+        c.old_state.raw.empty() && c.old_state.state == connection_state::unknown
+            ? std::string("unknown")
+            : to_string(c.old_state);
+    std::cout << local_clock_time() << "  " << terminal_safe(c.number) << "  "
+              << terminal_safe(old_state) << " -> " << terminal_safe(to_string(c.new_state))
+              << "  (" << to_string(c.source) << ")  " << terminal_safe(name) << std::endl;
+}
+
+} // namespace
+
+int run_devices_watch(const global_options& g, const devices_watch_args& a) {
+    if (a.duration_seconds && !(*a.duration_seconds >= min_duration_seconds &&
+                                *a.duration_seconds <= max_duration_seconds))
+        throw usage_error("--duration must be a number of seconds from 0.001 to 31622400");
+    const config cfg = make_config(g);
+    const bool redraw = !g.json && ::isatty(STDOUT_FILENO) == 1;
+
+    asio::io_context io;
+    rest_client api(io, cfg);
+    session s(io.get_executor(), cfg, a.org);
+    std::optional<presence> online;
+    error_code run_ec, first_seed_ec;
+    diagnostics run_diag;
+    bool seeded_once = false;
+    bool stopping = false;
+    asio::signal_set signals(io, SIGINT, SIGTERM);
+    asio::steady_timer deadline(io);
+    auto stop = [&] {
+        stopping = true;
+        s.stop();
+    };
+
+    presence_options opts;
+    opts.groups = a.groups;
+    opts.on_change = [&](const presence_change& c) {
+        if (!redraw)
+            print_presence_line(g, *online, c);
+        else if (seeded_once)
+            print_presence_table(*online);
+    };
+    opts.on_seeded = [&](const error_code& ec) {
+        if (!seeded_once && ec) { // the first seed decides whether there is anything to show
+            first_seed_ec = ec;
+            return stop();
+        }
+        if (ec) {
+            std::cerr << "atomcloud: warning: could not refresh the device states ("
+                      << terminal_safe(ec.message()) << "); retried after the next reconnect"
+                      << std::endl;
+            return;
+        }
+        seeded_once = true;
+        if (redraw)
+            print_presence_table(*online);
+    };
+    online.emplace(api, s, a.org, std::move(opts));
+
+    std::function<void(const error_code&, int)> on_signal = [&](const error_code& ec, int) {
+        if (ec)
+            return;
+        stop();
+        signals.async_wait(on_signal);
+    };
+    signals.async_wait(on_signal);
+    if (a.duration_seconds) {
+        deadline.expires_after(to_milliseconds(*a.duration_seconds));
+        deadline.async_wait([&](const error_code& ec) {
+            if (!ec)
+                stop();
+        });
+    }
+    s.async_run(run_diag, [&](const error_code& ec) {
+        run_ec = ec;
+        signals.cancel();
+        deadline.cancel();
+    });
+    // The first session_connected seeds the registry; so does every reconnect.
+    std::function<void()> receive = [&] {
+        s.async_receive([&](const error_code& e, event_batch batch) {
+            if (e)
+                return;
+            for (const auto& ev : batch) {
+                online->on_event(ev);
+                if (const auto* down = std::get_if<session_disconnected>(&ev))
+                    if (!stopping && down->reason != client_errc::session_stopped)
+                        std::cerr << "atomcloud: connection lost ("
+                                  << terminal_safe(down->reason.message())
+                                  << "); reconnecting, then refreshing the states" << std::endl;
+            }
+            receive();
+        });
+    };
+    receive();
+    io.run();
+    online.reset();
+
+    if (first_seed_ec)
+        return report(first_seed_ec, diagnostics{}, "devices");
+    if (run_ec && run_ec != client_errc::session_stopped)
+        return report(run_ec, run_diag, "devices");
+    return exit_ok;
 }
 
 } // namespace atomcloud::cli

@@ -73,6 +73,14 @@ struct send_args {
     std::optional<std::string> text;
     std::optional<std::string> hex;
     encoding enc = encoding::utf8;
+    bool wait_reply = false;           ///< --wait-reply: print the device's answer
+    double reply_timeout_seconds = 10; ///< --reply-timeout
+};
+
+struct devices_watch_args {
+    std::int64_t org = 0;
+    std::vector<std::int64_t> groups;
+    std::optional<double> duration_seconds;
 };
 
 struct record_args {
@@ -105,6 +113,7 @@ int run_state(const global_options& g, std::int64_t org, std::int64_t device_id)
 int run_history(const global_options& g, const history_args& a);
 int run_watch(const global_options& g, const watch_args& a);
 int run_send(const global_options& g, const send_args& a);
+int run_devices_watch(const global_options& g, const devices_watch_args& a);
 int run_record(const global_options& g, const record_args& a);
 int run_export(const global_options& g, const export_args& a);
 

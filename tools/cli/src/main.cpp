@@ -2,14 +2,14 @@
 //
 //   atomcloud orgs
 //   atomcloud groups  --org ID
-//   atomcloud devices --org ID --group ID
+//   atomcloud devices --org ID --group ID [--watch [--duration SECONDS]]
 //   atomcloud state   --org ID --device-id ID
 //   atomcloud history --org ID --number NUMBER [--page N] [--limit N] [--start T] [--end T]
 //                     [--all] [--no-heartbeat] [--encoding hex|utf8|gbk]
 //   atomcloud watch   --org ID --number NUMBER... [--nbiot-id ID...] [--count N]
 //                     [--duration SECONDS] [--encoding hex|utf8|gbk]
 //   atomcloud send    --org ID (--number NUMBER | --nbiot-id ID) (--text TEXT | --hex HEX)
-//                     [--encoding utf8|gbk]
+//                     [--encoding utf8|gbk] [--wait-reply [--reply-timeout SECONDS]]
 //   atomcloud record  --org ID (--number N... | --nbiot-id ID... | --group ID... |
 //                     --all-devices) --db FILE [--no-heartbeat] [--since TIME]
 //   atomcloud export  --db FILE [--number N...] [--start TIME] [--end TIME]
@@ -141,6 +141,18 @@ int main(int argc, char** argv) {
     auto* devices = app.add_subcommand("devices", "List the devices of a group");
     add_org(devices);
     add_integer(devices, "--group", group, "Group id (from `atomcloud groups`)")->required();
+    devices_watch_args dw;
+    bool devices_watch = false;
+    devices->add_flag("--watch", devices_watch,
+                      "Keep the list current: online state live (redrawn on a terminal, "
+                      "a line per change otherwise)");
+    devices->add_option_function<std::string>(
+        "--duration",
+        [&dw](const std::string& text) {
+            dw.duration_seconds = parse_seconds(text, "--duration", min_duration_seconds,
+                                                max_duration_seconds, "0.001 to 31622400");
+        },
+        "With --watch: stop after this many seconds");
 
     std::int64_t device_id = 0;
     auto* state = app.add_subcommand("state", "Show a device's connection state");
@@ -186,6 +198,15 @@ int main(int argc, char** argv) {
     send_text->excludes(send_hex);
     send->add_option("--encoding", s.enc, "Encoding of --text: utf8 (default) or gbk")
         ->transform(CLI::CheckedTransformer(text_encodings, CLI::ignore_case));
+    send->add_flag("--wait-reply", s.wait_reply,
+                   "Wait for the device's answer and print it (in the --encoding of --text)");
+    send->add_option_function<std::string>(
+        "--reply-timeout",
+        [&s](const std::string& seconds) {
+            s.reply_timeout_seconds = parse_seconds(seconds, "--reply-timeout", min_timeout_seconds,
+                                                    max_timeout_seconds, "0.001 to 86400");
+        },
+        "With --wait-reply: seconds to wait for the answer (default 10)");
 
     record_args r;
     auto* record = app.add_subcommand(
@@ -239,6 +260,11 @@ int main(int argc, char** argv) {
             return run_orgs(g);
         if (groups->parsed())
             return run_groups(g, org);
+        if (devices->parsed() && devices_watch) {
+            dw.org = org;
+            dw.groups = {group};
+            return run_devices_watch(g, dw);
+        }
         if (devices->parsed())
             return run_devices(g, org, group);
         if (state->parsed())
