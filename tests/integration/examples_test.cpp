@@ -217,3 +217,62 @@ TEST_CASE("example 07_gapless_stream: an outage is backfilled, a restart continu
     std::filesystem::remove_all(dir);
 }
 #endif
+
+#ifdef ATOMCLOUD_EXAMPLE_08_request_presence
+#include <atomcloud/emulator/server.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+
+TEST_CASE("example 08_request_presence: online devices are asked and answer, arrivals are "
+          "seen and asked, other messages pass through",
+          "[example]") {
+    using namespace std::chrono_literals;
+    atomcloud::emulator::server cloud;
+    const auto ca = std::filesystem::temp_directory_path() /
+                    ("atomcloud-08-" + std::to_string(::getpid()) + ".pem");
+    std::ofstream(ca) << cloud.ca_pem();
+    auto a = cloud.device("18846494908532689575");
+    auto b = cloud.device("27309143566123801957");
+    a.connect();
+    const std::string command = "env ATOMCLOUD_BASE_URL='" + cloud.base_url() +
+                                "' ATOMCLOUD_TOKEN='" + cloud.token() + "' ATOMCLOUD_CA_FILE='" +
+                                ca.string() + "' '" + ATOMCLOUD_EXAMPLE_08_request_presence +
+                                "' 1 45 'AT+VER?' --seconds 8 2>&1";
+    auto run = std::async(std::launch::async, [command] {
+        std::string out;
+        FILE* pipe = ::popen(command.c_str(), "r");
+        if (!pipe)
+            return std::make_pair(std::string("popen failed"), -1);
+        char buf[4096];
+        std::size_t n;
+        while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0)
+            out.append(buf, n);
+        return std::make_pair(out, ::pclose(pipe));
+    });
+    // A is online at the start: asked, it answers, then says something else.
+    REQUIRE(a.wait_received(1, 20s));
+    a.send("VER 1.0");
+    a.send("temperature 21.5");
+    // B comes online later: the presence sees it, and it is asked too.
+    REQUIRE(cloud.wait_subscribers("27309143566123801957", 1, 20s));
+    b.connect();
+    REQUIRE(b.wait_received(1, 20s));
+    b.send("VER 2.0");
+    auto [out, status] = run.get();
+    std::filesystem::remove(ca);
+    INFO(out);
+    CHECK(status == 0);
+    CHECK(a.received().at(0) == atomcloud::to_bytes("AT+VER?"));
+    CHECK(contains(out, "18846494908532689575 is connected (was unknown, seed)\n"));
+    CHECK(contains(out, "27309143566123801957 is disconnected (was unknown, seed)\n"));
+    CHECK(contains(out, "18846494908532689575 answered \"VER 1.0\"\n"));
+    CHECK(contains(out, "18846494908532689575 says \"temperature 21.5\"\n"));
+    CHECK(contains(out, "27309143566123801957 is connected (was disconnected, device_event)\n"));
+    CHECK(contains(out, "27309143566123801957 answered \"VER 2.0\"\n"));
+    CHECK_FALSE(contains(out, "says \"VER")); // answers do not reach the application's loop
+    CHECK(contains(out, "2 of 2 devices online\n"));
+}
+#endif
