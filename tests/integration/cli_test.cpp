@@ -17,6 +17,7 @@
 #include <optional>
 #include <poll.h>
 #include <spawn.h>
+#include <sstream>
 #include <string>
 #include <sys/wait.h>
 #include <thread>
@@ -550,6 +551,44 @@ TEST_CASE("cli: watch an NB-IoT device, SIGINT ends it cleanly", "[cli]") {
             seen = true;
         }
     CHECK(seen);
+}
+
+TEST_CASE("cli: watch --stats prints a metrics line at the interval", "[cli]") {
+    fixture f;
+    process watch({"watch", "--org", "1", "--number", dtu, "--stats", "0.2"}, f.env);
+    f.wait_subscribers(dtu, 1);
+    f.cloud.device(dtu).connect();
+    f.cloud.device(dtu).send("hello");
+    f.cloud.device(dtu).send("world!");
+    // 0x04 (21 bytes), then two 0x06 frames (21 + 5 and 21 + 6 bytes).
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    // Two lines with every message: the line comes again at the interval.
+    auto seen_twice = [](const std::string& err) {
+        const std::string needle = "received 3 msgs 74 bytes";
+        const auto first = err.find(needle);
+        return first != std::string::npos && err.find(needle, first + 1) != std::string::npos;
+    };
+    while (!seen_twice(watch.so_far().err)) {
+        REQUIRE(std::chrono::steady_clock::now() < deadline);
+        watch.pump(50ms);
+    }
+    watch.signal(SIGINT);
+    auto r = watch.wait(); // the metrics timer does not keep it alive
+    CHECK(r.status == 0);
+    std::size_t lines = 0;
+    std::istringstream err(r.err);
+    for (std::string l; std::getline(err, l);)
+        if (l.rfind("atomcloud: stats: received ", 0) == 0) {
+            ++lines;
+            CHECK(contains(l, "reconnects 0"));
+            CHECK(contains(l, "last failure: none"));
+        }
+    CHECK(lines >= 2);
+    CHECK(contains(r.err, " msg/s, "));
+    CHECK(contains(r.err, "pending 0"));
+
+    auto bad = f.run({"watch", "--org", "1", "--number", dtu, "--stats", "0"});
+    CHECK(bad.status == 2);
 }
 
 TEST_CASE("cli: send text, GBK text, hex and to NB-IoT, the device receives the bytes", "[cli]") {

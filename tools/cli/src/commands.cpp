@@ -4,6 +4,8 @@
 #include <atomcloud/detail/url.hpp>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -489,6 +491,31 @@ bool handle_event(watch_state& w, const event& ev) {
     return false;
 }
 
+// One --stats line: what arrived since the previous one, and the link's health.
+std::string stats_line(const session_metrics& m, const session_metrics& prev) {
+    const double secs = std::chrono::duration<double>(m.taken - prev.taken).count();
+    const double msgs = static_cast<double>(m.messages_received - prev.messages_received);
+    const double kbytes = static_cast<double>(m.bytes_received - prev.bytes_received) / 1024.0;
+    std::ostringstream os;
+    os << std::fixed << std::setprecision(1) << "atomcloud: stats: received " << m.messages_received
+       << " msgs " << m.bytes_received << " bytes (" << (secs > 0 ? msgs / secs : 0.0) << " msg/s, "
+       << (secs > 0 ? kbytes / secs : 0.0) << " KiB/s); "
+       << (m.connected ? "connected" : "disconnected") << ", reconnects " << m.reconnects
+       << ", pending " << m.pending_events << ", dropped " << m.dropped_unsubscribed
+       << ", last failure: ";
+    if (m.last_failure) {
+        const std::time_t t = std::chrono::system_clock::to_time_t(m.last_failure.time);
+        std::tm tm{};
+        ::localtime_r(&t, &tm);
+        os << terminal_safe(m.last_failure.text.empty() ? m.last_failure.ec.message()
+                                                        : m.last_failure.text)
+           << " at " << std::put_time(&tm, "%H:%M:%S");
+    } else {
+        os << "none";
+    }
+    return os.str();
+}
+
 } // namespace
 
 int run_watch(const global_options& g, const watch_args& a) {
@@ -499,6 +526,9 @@ int run_watch(const global_options& g, const watch_args& a) {
     if (a.duration_seconds && !(*a.duration_seconds >= min_duration_seconds &&
                                 *a.duration_seconds <= max_duration_seconds))
         throw usage_error("--duration must be a number of seconds from 0.001 to 31622400");
+    if (a.stats_seconds &&
+        !(*a.stats_seconds >= min_stats_seconds && *a.stats_seconds <= max_timeout_seconds))
+        throw usage_error("--stats must be a number of seconds from 0.1 to 86400");
     std::vector<device_number> numbers;
     for (const auto& n : a.numbers)
         numbers.push_back(parse_number(n));
@@ -534,12 +564,24 @@ int run_watch(const global_options& g, const watch_args& a) {
                 stop();
         });
     }
+    // --stats: a line on stderr every interval, until the session ends.
+    asio::cancellation_signal stats_stop;
+    session_metrics last_stats = s.metrics();
+    if (a.stats_seconds)
+        s.async_watch_metrics(
+            to_milliseconds(*a.stats_seconds),
+            [&](const session_metrics& m) {
+                std::cerr << stats_line(m, last_stats) << std::endl;
+                last_stats = m;
+            },
+            asio::bind_cancellation_slot(stats_stop.slot(), [](const error_code&) {}));
     if (!numbers.empty())
         s.async_subscribe(boost::span<const device_number>(numbers), [](const error_code&) {});
     s.async_run(run_diag, [&](const error_code& ec) {
         run_ec = ec;
         signals.cancel();
         deadline.cancel();
+        stats_stop.emit(asio::cancellation_type::terminal);
     });
     asio::co_spawn(
         io,

@@ -25,6 +25,7 @@ inline constexpr double min_timeout_seconds = 0.001;
 inline constexpr double max_timeout_seconds = 86400; // a day
 inline constexpr double min_duration_seconds = 0.001;
 inline constexpr double max_duration_seconds = 366.0 * 86400; // a year
+inline constexpr double min_stats_seconds = 0.1;
 
 /// Seconds within the ranges above as milliseconds (rounded).
 std::chrono::milliseconds to_milliseconds(double seconds);
@@ -62,6 +63,7 @@ struct watch_args {
     std::vector<std::string> nbiot_ids;
     std::optional<std::size_t> count;
     std::optional<double> duration_seconds;
+    std::optional<double> stats_seconds; ///< --stats: a metrics line on stderr this often
     bool no_heartbeat = false;
     encoding enc = encoding::hex;
 };

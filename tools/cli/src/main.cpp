@@ -7,7 +7,7 @@
 //   atomcloud history --org ID --number NUMBER [--page N] [--limit N] [--start T] [--end T]
 //                     [--all] [--no-heartbeat] [--encoding hex|utf8|gbk]
 //   atomcloud watch   --org ID --number NUMBER... [--nbiot-id ID...] [--count N]
-//                     [--duration SECONDS] [--encoding hex|utf8|gbk]
+//                     [--duration SECONDS] [--stats SECONDS] [--encoding hex|utf8|gbk]
 //   atomcloud send    --org ID (--number NUMBER | --nbiot-id ID) (--text TEXT | --hex HEX)
 //                     [--encoding utf8|gbk] [--wait-reply [--reply-timeout SECONDS]]
 //   atomcloud record  --org ID (--number N... | --nbiot-id ID... | --group ID... |
@@ -184,6 +184,13 @@ int main(int argc, char** argv) {
                                                max_duration_seconds, "0.001 to 31622400");
         },
         "Stop after this many seconds (0.001 to 31622400, a year)");
+    watch->add_option_function<std::string>(
+        "--stats",
+        [&w](const std::string& text) {
+            w.stats_seconds = parse_seconds(text, "--stats", min_stats_seconds, max_timeout_seconds,
+                                            "0.1 to 86400");
+        },
+        "Print a metrics line to stderr this often, in seconds (0.1 to 86400)");
     add_payload_options(watch, w.no_heartbeat, w.enc);
 
     send_args s;
