@@ -127,6 +127,23 @@ struct config {
     std::string token;
     std::string user_agent = "atomcloud/" ATOMCLOUD_VERSION_STRING;
     tls_options tls;
+    /// An HTTP proxy for the REST and WebSocket connections: `http://[user:password@]host[:port]`
+    /// (port 80 when left out; user and password percent-encoded; the scheme may be left
+    /// out). Each connection then asks the proxy for a tunnel with `CONNECT host:port`
+    /// (credentials, when given, as `Proxy-Authorization: Basic`), and TLS runs end to end
+    /// through it: SNI and certificate checks are for the platform, as without a proxy.
+    /// The proxy's answer must come within timeouts.connect (the session counts it with the
+    /// TCP connect to the proxy). Empty: connect directly. Checked when a client or session starts
+    /// (client_errc::invalid_config); the credentials are never logged nor in error texts.
+    /// A refusal completes with client_errc::proxy_rejected (the proxy's status in
+    /// diagnostics: 407 when it wants other credentials); 5xx refusals are retried like
+    /// other transient failures, the others are not.
+    std::string proxy;
+    /// Hosts reached directly, without the proxy: entries separated by commas, each a host
+    /// name (also matching its subdomains; a leading "." changes nothing), an IP address
+    /// (matched exactly), either with ":port" to match only that port, or "*" for all.
+    /// Loopback addresses are not special: list them to bypass the proxy for them.
+    std::string no_proxy;
     timeout_options timeouts;
     /// The platform's time zone: history times are written in it (`start`/`end`), UTC+8.
     std::chrono::minutes server_utc_offset{8 * 60};
@@ -140,8 +157,9 @@ struct config {
     session_options session;
     logger log;
 
-    /// A config from the environment: ATOMCLOUD_TOKEN, ATOMCLOUD_BASE_URL and
-    /// ATOMCLOUD_CA_FILE (each optional; unset ones keep their defaults).
+    /// A config from the environment: ATOMCLOUD_TOKEN, ATOMCLOUD_BASE_URL,
+    /// ATOMCLOUD_CA_FILE, and the proxy from HTTPS_PROXY (or https_proxy) with NO_PROXY (or
+    /// no_proxy); each optional, unset or empty ones keep their defaults.
     ATOMCLOUD_DECL static config from_env();
 };
 

@@ -76,6 +76,9 @@ enum class client_errc : int {
     certificate_rejected,     ///< the server's TLS certificate failed verification (expired,
                               ///< wrong host name, unknown issuer ...): diagnostics say why
     reply_timeout,            ///< a device did not answer a request in time (request.hpp)
+    proxy_rejected,       ///< the HTTP proxy refused CONNECT: diagnostics().http_status() has its
+                          ///< status (407: authentication required), the message its reason
+    proxy_protocol_error, ///< the HTTP proxy's answer to CONNECT was not HTTP, or too large
 };
 
 /// The category of api_errc (name "atomcloud.api").

@@ -4,6 +4,7 @@
 #define ATOMCLOUD_DETAIL_CONNECT_HPP
 
 #include <atomcloud/config.hpp>
+#include <atomcloud/detail/proxy_connect.hpp>
 #include <atomcloud/detail/tls.hpp>
 #include <atomcloud/detail/url.hpp>
 #include <atomcloud/error.hpp>
@@ -27,7 +28,7 @@ namespace atomcloud::detail {
 using tls_stream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
 
 /// Which step of async_connect_tls failed.
-enum class connect_step { none, resolve, connect, tls_handshake };
+enum class connect_step { none, resolve, connect, tls_handshake, proxy };
 
 inline const char* to_string(connect_step s) noexcept {
     switch (s) {
@@ -39,6 +40,8 @@ inline const char* to_string(connect_step s) noexcept {
         return "TCP connect";
     case connect_step::tls_handshake:
         return "TLS handshake";
+    case connect_step::proxy:
+        return "proxy CONNECT";
     }
     return "unknown";
 }
@@ -52,6 +55,9 @@ struct connect_tls_op {
     timeout_options timeouts;
     connect_step* failed;
     std::string* verify_failure; // may be null
+    const proxy_endpoint* proxy; // null: direct
+    std::string_view user_agent; // for the CONNECT request
+    diagnostics* proxy_diag;     // why the proxy refused; may be null
 
     // Guards the resolve timeout: the resolver has no time limit of its own.
     struct resolve_guard {
@@ -80,7 +86,10 @@ struct connect_tls_op {
                 if (!g->done)
                     r->cancel();
             });
-        resolver.async_resolve(url.host, url.port, std::move(self));
+        if (proxy)
+            resolver.async_resolve(proxy->host, proxy->port, std::move(self));
+        else
+            resolver.async_resolve(url.host, url.port, std::move(self));
     }
 
     template <class Self>
@@ -105,6 +114,19 @@ struct connect_tls_op {
     void operator()(Self& self, error_code ec, const boost::asio::ip::tcp::endpoint&) {
         if (ec)
             return self.complete(ec);
+        if (proxy) {
+            *failed = connect_step::proxy;
+            auto& tcp = boost::beast::get_lowest_layer(stream);
+            tcp.expires_never();
+            return async_proxy_connect(tcp.socket(), *proxy, url, user_agent, timeouts.connect,
+                                       proxy_diag, std::move(self));
+        }
+        start_tls(self);
+    }
+
+    template <class Self>
+    void start_tls(Self& self) {
+        error_code ec;
         prepare_tls_stream(stream, url, verify, ec);
         if (ec) {
             *failed = connect_step::tls_handshake;
@@ -117,7 +139,12 @@ struct connect_tls_op {
 
     template <class Self>
     void operator()(Self& self, error_code ec) {
-        // Only the TLS handshake completes with a bare error_code.
+        // The proxy's CONNECT and the TLS handshake complete with a bare error_code.
+        if (*failed == connect_step::proxy) {
+            if (ec)
+                return self.complete(ec);
+            return start_tls(self);
+        }
         if (!ec) {
             *failed = connect_step::none;
             boost::beast::get_lowest_layer(stream).expires_never();
@@ -143,8 +170,24 @@ template <class Stream, class CompletionToken>
 auto async_connect_tls(Stream& stream, boost::asio::ip::tcp::resolver& resolver,
                        const base_url& url, bool verify, const timeout_options& timeouts,
                        connect_step* failed, std::string* verify_failure, CompletionToken&& token) {
+    return async_connect_tls(stream, resolver, url, nullptr, {}, verify, timeouts, failed,
+                             verify_failure, nullptr, std::forward<CompletionToken>(token));
+}
+
+/// async_connect_tls() through an HTTP proxy (none when `proxy` is null): resolves and
+/// connects to the proxy, asks it for a tunnel to `url` (connect_step::proxy, within
+/// timeouts.connect; a refusal completes with client_errc::proxy_rejected or
+/// proxy_protocol_error, `*proxy_diag` saying why), then the TLS handshake with `url`'s
+/// host through the tunnel. `proxy` and `user_agent` must outlive the operation.
+template <class Stream, class CompletionToken>
+auto async_connect_tls(Stream& stream, boost::asio::ip::tcp::resolver& resolver,
+                       const base_url& url, const proxy_endpoint* proxy,
+                       std::string_view user_agent, bool verify, const timeout_options& timeouts,
+                       connect_step* failed, std::string* verify_failure, diagnostics* proxy_diag,
+                       CompletionToken&& token) {
     return boost::asio::async_compose<CompletionToken, void(error_code)>(
-        connect_tls_op<Stream>{stream, resolver, url, verify, timeouts, failed, verify_failure, {}},
+        connect_tls_op<Stream>{stream, resolver, url, verify, timeouts, failed, verify_failure,
+                               proxy, user_agent, proxy_diag, nullptr},
         token, stream);
 }
 

@@ -107,9 +107,9 @@ ATOMCLOUD_DECL packet_page parse_packet_page(int http_status, std::string_view b
 // Retries.
 
 /// True for failures worth another attempt: connection-level errors (refused, reset,
-/// closed before or during the response, truncated TLS stream), HTTP 5xx and API code
-/// 500. Timeouts, TLS verification failures, cancellation and every other HTTP or API
-/// error are final.
+/// closed before or during the response, truncated TLS stream), HTTP 5xx (also a proxy's
+/// 5xx refusal of CONNECT: client_errc::proxy_rejected) and API code 500. Timeouts, TLS
+/// verification failures, cancellation and every other HTTP or API error are final.
 ATOMCLOUD_DECL bool is_transient(const error_code& ec, int http_status) noexcept;
 
 /// True for errors that mean "the server closed this connection": what a reused idle

@@ -32,6 +32,7 @@
 
 #include <atomcloud/config.hpp>
 #include <atomcloud/detail/backoff.hpp>
+#include <atomcloud/detail/proxy.hpp>
 #include <atomcloud/error.hpp>
 
 #include <boost/asio/error.hpp>
@@ -79,8 +80,8 @@ enum class session_phase : std::uint8_t {
 /// Whether a failure ends async_run or is retried.
 enum class failure_class : std::uint8_t { transient, permanent };
 
-/// The classification of a failed connection step. `http_status` is the upgrade's answer
-/// (0 when there was none).
+/// The classification of a failed connection step. `http_status` is the upgrade's answer,
+/// or the proxy's to CONNECT (0 when there was none).
 inline failure_class classify_failure(connect_stage stage, const error_code& ec, int http_status,
                                       bool retry_tls_failures) noexcept {
     if (stage == connect_stage::upgrade && http_status >= 400 && http_status < 500 &&
@@ -88,6 +89,9 @@ inline failure_class classify_failure(connect_stage stage, const error_code& ec,
         return failure_class::permanent;
     if (ec == client_errc::certificate_rejected && !retry_tls_failures)
         return failure_class::permanent;
+    if (ec == client_errc::proxy_rejected) // 407, 403 ... stay; 502, 503, 504 may pass
+        return proxy_status_is_transient(http_status) ? failure_class::transient
+                                                      : failure_class::permanent;
     if (ec == client_errc::invalid_config || ec == client_errc::invalid_base_url)
         return failure_class::permanent;
     return failure_class::transient;
@@ -240,9 +244,10 @@ public:
         return a;
     }
 
-    /// A resolve, TCP connect or TLS handshake finished.
-    session_actions stage_done(session_time now, error_code ec) {
-        if (auto ended = step_ended(now, ec, 0))
+    /// A resolve, TCP connect or TLS handshake finished. `http_status`: a proxy's answer
+    /// to CONNECT that refused the tunnel (client_errc::proxy_rejected), else 0.
+    session_actions stage_done(session_time now, error_code ec, int http_status = 0) {
+        if (auto ended = step_ended(now, ec, http_status))
             return *ended;
         return next_stage(now, static_cast<connect_stage>(static_cast<int>(stage_) + 1));
     }

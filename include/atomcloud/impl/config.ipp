@@ -16,6 +16,11 @@ ATOMCLOUD_DECL config config::from_env() {
     read("ATOMCLOUD_TOKEN", cfg.token);
     read("ATOMCLOUD_BASE_URL", cfg.base_url);
     read("ATOMCLOUD_CA_FILE", cfg.tls.ca_file);
+    // The upper-case name wins when both are set (as in Go's net/http).
+    read("https_proxy", cfg.proxy);
+    read("HTTPS_PROXY", cfg.proxy);
+    read("no_proxy", cfg.no_proxy);
+    read("NO_PROXY", cfg.no_proxy);
     return cfg;
 }
 

@@ -104,6 +104,10 @@ inline const char* client_errc_text(client_errc e) noexcept {
         return "the server's TLS certificate failed verification";
     case client_errc::reply_timeout:
         return "the device did not answer in time";
+    case client_errc::proxy_rejected:
+        return "the HTTP proxy refused the connection";
+    case client_errc::proxy_protocol_error:
+        return "the HTTP proxy's answer is not valid";
     }
     return nullptr;
 }

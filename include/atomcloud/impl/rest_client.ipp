@@ -3,6 +3,7 @@
 
 #include <atomcloud/detail/connect.hpp>
 #include <atomcloud/detail/latency_window.hpp>
+#include <atomcloud/detail/proxy.hpp>
 #include <atomcloud/detail/rest_protocol.hpp>
 #include <atomcloud/detail/tls.hpp>
 #include <atomcloud/detail/url.hpp>
@@ -53,6 +54,7 @@ struct rest_connection {
     std::uint64_t requests = 0;
     connect_step step = connect_step::none;
     std::string verify_failure; // why the certificate was rejected, if it was
+    diagnostics proxy_refusal;  // why the proxy refused the tunnel, if it did
 
     void close() noexcept {
         error_code ignored;
@@ -84,6 +86,9 @@ public:
                          "': expected https://host[:port][/path-prefix]";
             return;
         }
+        proxy = proxy_for(cfg, *url, setup_ec, setup_what);
+        if (setup_ec)
+            return;
         error_code ec;
         std::string what;
         tls = make_tls_context(cfg.tls, ec, what);
@@ -173,6 +178,7 @@ public:
     std::optional<base_url> url;
     error_code setup_ec;
     std::string setup_what;
+    std::optional<proxy_endpoint> proxy; // the proxy to go through, if any
     std::shared_ptr<rest_net::ssl::context> tls;
 
     std::vector<std::shared_ptr<rest_connection>> idle;
@@ -315,8 +321,10 @@ public:
                                                   client_->next_connection_id++);
         phase_ = phase::connecting;
         // (Verification off was announced once, when the client was made.)
-        async_connect_tls(conn_->stream, conn_->resolver, *client_->url, client_->cfg.tls.verify,
-                          client_->cfg.timeouts, &conn_->step, &conn_->verify_failure,
+        async_connect_tls(conn_->stream, conn_->resolver, *client_->url,
+                          client_->proxy ? &*client_->proxy : nullptr, cfg().user_agent,
+                          client_->cfg.tls.verify, client_->cfg.timeouts, &conn_->step,
+                          &conn_->verify_failure, &conn_->proxy_refusal,
                           [self = shared_from_this()](error_code ec) { self->on_connected(ec); });
     }
 
@@ -360,13 +368,22 @@ private:
         }
         if (ec) {
             diag_.clear();
+            int proxy_status = 0;
             if (ec == client_errc::certificate_rejected)
                 diag_.set_client_message("TLS certificate rejected: " + conn_->verify_failure +
                                          " (server " + client_->url->host_header() + ")");
+            else if (conn_->step == connect_step::proxy && !conn_->proxy_refusal.empty()) {
+                diag_ = std::move(conn_->proxy_refusal);
+                proxy_status = diag_.http_status();
+            } else if (client_->proxy && conn_->step != connect_step::tls_handshake)
+                diag_.set_client_message(std::string(to_string(conn_->step)) + " to the proxy " +
+                                         client_->proxy->address() + " failed: " + ec.message());
             else
                 diag_.set_client_message(std::string(to_string(conn_->step)) + " to " +
                                          client_->url->host_header() + " failed: " + ec.message());
             drop_connection();
+            if (ec == client_errc::proxy_rejected || ec == client_errc::proxy_protocol_error)
+                return fail(ec, proxy_status);
             // A certificate that does not verify will not verify on the next attempt.
             if (ec == client_errc::certificate_rejected ||
                 ec.category() == rest_net::error::get_ssl_category())

@@ -1,6 +1,7 @@
 #ifndef ATOMCLOUD_IMPL_REST_PROTOCOL_IPP
 #define ATOMCLOUD_IMPL_REST_PROTOCOL_IPP
 
+#include <atomcloud/detail/proxy.hpp>
 #include <atomcloud/detail/rest_protocol.hpp>
 #include <atomcloud/detail/url.hpp>
 #include <atomcloud/payload.hpp>
@@ -1190,6 +1191,8 @@ ATOMCLOUD_DECL bool is_transient(const error_code& ec, int http_status) noexcept
         return false;
     if (ec == client_errc::http_status)
         return http_status >= 500 && http_status <= 599;
+    if (ec == client_errc::proxy_rejected)
+        return proxy_status_is_transient(http_status);
     if (ec == api_errc::server_error)
         return true;
     if (is_connection_closed(ec))

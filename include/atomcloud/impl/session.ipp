@@ -16,6 +16,7 @@
 #define ATOMCLOUD_IMPL_SESSION_IPP
 
 #include <atomcloud/detail/event_arena.hpp>
+#include <atomcloud/detail/proxy_connect.hpp>
 #include <atomcloud/detail/send_queue.hpp>
 #include <atomcloud/detail/session_frames.hpp>
 #include <atomcloud/detail/session_fsm.hpp>
@@ -69,6 +70,7 @@ struct ws_link {
     boost::asio::ip::tcp::resolver::results_type endpoints;
     tls_socket tls;
     ws_inbox inbox;
+    diagnostics proxy_refusal; // why the proxy refused the tunnel, if it did
 
     // The upgrade (released once the link is open).
     std::string key;
@@ -345,6 +347,11 @@ private:
         }
         url_ = std::move(*url);
         log_url_ = websocket_url_for_log(url_, org_id_);
+        proxy_ = proxy_for(cfg_, url_, ec, what);
+        if (ec) {
+            d.set_client_message(what);
+            return ec;
+        }
         if (!tls_) {
             tls_ = make_tls_context(cfg_.tls, ec, what);
             if (!tls_) {
@@ -468,6 +475,9 @@ private:
             *run_diag_ = rejection_;
         else if (run_diag_ && ec == client_errc::certificate_rejected)
             *run_diag_ = rejection_;
+        else if (run_diag_ &&
+                 (ec == client_errc::proxy_rejected || ec == client_errc::proxy_protocol_error))
+            *run_diag_ = rejection_;
         run_diag_ = nullptr;
         flush_stopped();
         if (run_)
@@ -480,8 +490,10 @@ private:
         if (stage == connect_stage::resolve) {
             link_ = std::make_shared<ws_link>(ex_, *tls_, cfg_.session.max_message_size);
             if (log_on(log_level::info))
-                log(log_level::info, "connecting to " + log_url_ + " (attempt " +
-                                         std::to_string(fsm_.failed_attempts() + 1) + ")");
+                log(log_level::info,
+                    "connecting to " + log_url_ +
+                        (proxy_ ? " through the proxy " + proxy_->address() : std::string()) +
+                        " (attempt " + std::to_string(fsm_.failed_attempts() + 1) + ")");
             if (!cfg_.tls.verify)
                 warn_tls_verification_off(cfg_.log);
         }
@@ -496,16 +508,24 @@ private:
         switch (stage) {
         case connect_stage::resolve:
             l->resolver.async_resolve(
-                url_.host, url_.port,
+                proxy_ ? proxy_->host : url_.host, proxy_ ? proxy_->port : url_.port,
                 [done, l](error_code ec, boost::asio::ip::tcp::resolver::results_type r) {
                     l->endpoints = std::move(r);
                     done(ec);
                 });
             break;
         case connect_stage::connect:
+            // Through a proxy, this stage (and its time limit) includes the CONNECT.
             boost::asio::async_connect(
                 l->tls.socket(), l->endpoints,
-                [done](error_code ec, const boost::asio::ip::tcp::endpoint&) { done(ec); });
+                [done, l, self = shared_from_this()](error_code ec,
+                                                     const boost::asio::ip::tcp::endpoint&) {
+                    if (ec || !self->proxy_ || self->shut_down_ || l != self->link_ || l->closed)
+                        return done(ec);
+                    async_proxy_connect(l->tls.socket(), *self->proxy_, self->url_,
+                                        self->cfg_.user_agent, self->cfg_.timeouts.connect,
+                                        &l->proxy_refusal, done);
+                });
             break;
         case connect_stage::tls_handshake: {
             error_code ec;
@@ -532,12 +552,15 @@ private:
                 rejection_ = {};
                 rejection_.set_client_message("TLS certificate rejected: " +
                                               link_->tls.verify_failure());
+            } else if (stage == connect_stage::connect && !link_->proxy_refusal.empty()) {
+                why += ": " + link_->proxy_refusal.client_message();
+                rejection_ = link_->proxy_refusal;
             }
             log(log_level::warning, "connection attempt " +
                                         std::to_string(fsm_.failed_attempts() + 1) + " to " +
                                         log_url_ + " failed at " + to_string(stage) + ": " + why);
         }
-        apply(fsm_.stage_done(now(), ec));
+        apply(fsm_.stage_done(now(), ec, link_->proxy_refusal.http_status()));
     }
 
     void start_upgrade(const link_ptr& l) {
@@ -917,6 +940,7 @@ private:
     std::int64_t org_id_;
     base_url url_;
     std::string log_url_;
+    std::optional<proxy_endpoint> proxy_; // the proxy to go through, if any
     std::shared_ptr<boost::asio::ssl::context> tls_;
 
     session_fsm fsm_;

@@ -13,6 +13,7 @@
 #include <atomcloud/impl/logger.ipp>
 #include <atomcloud/impl/metrics.ipp>
 #include <atomcloud/impl/payload.ipp>
+#include <atomcloud/impl/proxy.ipp>
 #include <atomcloud/impl/tls.ipp>
 #include <atomcloud/impl/url.ipp>
 
