@@ -10,6 +10,7 @@ packages=(
     libsqlite3-dev     # the CLI's record and export
     curl ca-certificates python3 doxygen
     python3-websockets # a WebSocket peer that is not ours, in the session's tests
+    tinyproxy          # a real HTTP CONNECT proxy, in the REST and session proxy tests
     node-ws            # Node.js's ws package: the benchmarks' side-by-side peer
     clang libclang-rt-14-dev lld # the fuzz targets (libFuzzer), and quicker links
 )
