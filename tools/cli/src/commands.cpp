@@ -1,5 +1,6 @@
 #include "commands.hpp"
 
+#include <atomcloud/detail/proxy.hpp>
 #include <atomcloud/detail/rest_protocol.hpp>
 #include <atomcloud/detail/url.hpp>
 
@@ -63,6 +64,9 @@ config make_config(const global_options& g) {
     cfg.token = g.token;
     cfg.tls.ca_file = g.ca_file;
     cfg.tls.verify = !g.insecure;
+    const config env = config::from_env();
+    cfg.proxy = g.proxy.value_or(env.proxy);
+    cfg.no_proxy = env.no_proxy;
     const auto limit = to_milliseconds(g.timeout_seconds);
     cfg.timeouts.resolve = limit;
     cfg.timeouts.connect = limit;
@@ -83,6 +87,9 @@ config make_config(const global_options& g) {
     if (!detail::parse_base_url(cfg.base_url, ec))
         throw usage_error("invalid --base-url '" + shown_base_url(cfg.base_url, cfg.token) +
                           "': expected https://host[:port][/path-prefix]");
+    std::string what;
+    if (detail::parse_proxy_url(cfg.proxy, ec, what); ec)
+        throw usage_error(what); // never holds the credentials
     return cfg;
 }
 

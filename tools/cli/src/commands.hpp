@@ -40,6 +40,7 @@ struct global_options {
     std::string token;
     std::string ca_file;
     bool insecure = false;
+    std::optional<std::string> proxy; // --proxy; unset: HTTPS_PROXY / https_proxy
     bool json = false;
     bool verbose = false;
     double timeout_seconds = 30;

@@ -109,6 +109,9 @@ int main(int argc, char** argv) {
         ->envname("ATOMCLOUD_CA_FILE");
     app.add_flag("--insecure", g.insecure,
                  "Do not verify the server's certificate (dangerous; prints a warning)");
+    app.add_option("--proxy", g.proxy,
+                   "HTTP proxy http://[user:password@]host:port (default: $HTTPS_PROXY; '' for "
+                   "none; NO_PROXY is honoured)");
     app.add_flag("--json", g.json, "Print JSON instead of tables");
     app.add_option_function<std::string>(
            "--timeout",
