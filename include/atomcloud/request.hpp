@@ -55,8 +55,9 @@ enum class request_ordering {
 /// Options of a requester (plain values with defaults).
 struct requester_options {
     request_ordering ordering = request_ordering::serialise;
-    /// Subscribe the session to a DTU / WIFI device before its first request (its answer
-    /// reaches the session only when subscribed). The subscription stays. NB-IoT messages
+    /// Subscribe the session to a DTU / WIFI device before each request to it (its answer
+    /// reaches the session only when subscribed; nothing is sent when it already is). The
+    /// subscription stays. NB-IoT messages
     /// reach every session: nothing to subscribe.
     bool subscribe = true;
     /// Heartbeats ("ALIENTEK-HRTDT") never answer a request (they pass through).

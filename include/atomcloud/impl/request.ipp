@@ -12,7 +12,6 @@
 
 #include <map>
 #include <optional>
-#include <set>
 
 namespace atomcloud {
 namespace detail {
@@ -223,7 +222,9 @@ private:
                 self->book_.mark_sent(id);
         };
         if (const auto* number = std::get_if<device_number>(&*op.target)) {
-            if (opts_.subscribe && subscribed_.insert(*number).second)
+            // Every time (nothing is sent when already subscribed): the application may
+            // have unsubscribed meanwhile.
+            if (opts_.subscribe)
                 session_->async_subscribe(*number, [](const error_code&) {});
             session_->async_send(*number, payload, std::move(on_sent));
         } else {
@@ -236,7 +237,6 @@ private:
     requester_options opts_;
     request_book book_;
     std::map<std::uint64_t, op_state> ops_;
-    std::set<device_number> subscribed_;
     std::uint64_t next_id_ = 1;
     bool cancelling_ = false;
 };
