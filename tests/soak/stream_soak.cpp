@@ -2,7 +2,7 @@
 // their rates with repeated payloads, WebSocket outages of 0.1-30 s (some refused for
 // that long), REST faults during backfills, for N minutes. Every report interval it checks
 // what was delivered against the emulator's ground truth (then forgets both, so that the
-// checker's own memory stays flat) and prints a line: time, RSS, messages delivered,
+// checker's own memory stays flat) and prints a line: time, RSS, heap in use, messages delivered,
 // backfilled, reconnects, gaps, held, undelivered, mismatches.
 //
 //   stream_soak [--minutes M] [--report-seconds S] [--rates 100,50,20] [--seed N] [--smoke]
@@ -24,6 +24,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <malloc.h>
 #include <map>
 #include <mutex>
 #include <random>
@@ -41,6 +42,12 @@ namespace {
 const std::vector<std::string> numbers = {"18846494908532689575", "27309143566123801957",
                                           "84021677359012846630"};
 const std::vector<std::string> alphabet = {"ALIENTEK-HRTDT", "t=21", "t=22", "ok", "t=21 h=40"};
+
+// Bytes the allocator has handed out and not had back (RSS also counts what it keeps).
+double heap_mb() {
+    const struct mallinfo2 mi = ::mallinfo2();
+    return static_cast<double>(mi.uordblks + mi.hblkhd) / (1024.0 * 1024.0);
+}
 
 long rss_kb() {
     std::ifstream in("/proc/self/status");
@@ -230,10 +237,11 @@ int main(int argc, char** argv) {
         const auto s = st.status();
         const double t =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        std::printf("%s t=%6.0fs rss=%6.1fMB delivered=%zu backfilled=%zu reconnects=%zu "
-                    "outages=%zu gaps=%zu held=%zu undelivered=%zu mismatches=%zu\n",
-                    when, t, static_cast<double>(rss_kb()) / 1024.0, check.matched, s.backfilled,
-                    s.reconnects, outages, gaps, s.held_messages, check.undelivered(),
+        std::printf("%s t=%6.0fs rss=%6.1fMB heap=%6.1fMB delivered=%zu backfilled=%zu "
+                    "reconnects=%zu outages=%zu gaps=%zu held=%zu undelivered=%zu "
+                    "mismatches=%zu\n",
+                    when, t, static_cast<double>(rss_kb()) / 1024.0, heap_mb(), check.matched,
+                    s.backfilled, s.reconnects, outages, gaps, s.held_messages, check.undelivered(),
                     check.mismatches + check.unexplained());
         std::fflush(stdout);
     };
