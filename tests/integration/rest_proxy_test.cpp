@@ -301,6 +301,48 @@ TEST_CASE("proxy: Basic credentials, right and wrong", "[rest][session][proxy][i
     }
 }
 
+TEST_CASE("proxy: a proxy that cannot reach the server: 5xx, retried",
+          "[rest][session][proxy][integration]") {
+    env e;
+    const std::uint16_t nowhere = free_port();
+    tinyproxy proxy(nowhere); // tinyproxy answers 500 Unable to connect
+    e.cfg.proxy = proxy.url();
+    e.cfg.base_url = "https://127.0.0.1:" + std::to_string(nowhere);
+    const std::string target = "127.0.0.1:" + std::to_string(nowhere);
+
+    e.cfg.retry.max_attempts = 2;
+    atomcloud::rest_client api(e.io.get_executor(), e.cfg);
+    diagnostics diag;
+    error_code ec;
+    api.list_orgs(ec, diag);
+    CHECK(ec == client_errc::proxy_rejected);
+    CHECK(diag.http_status() >= 500);
+    INFO(diag.to_string());
+    CHECK(diag.client_message().find("could not reach the server") != std::string::npos);
+    CHECK(proxy.connects(target) == 2); // retried
+
+    // The session keeps trying.
+    e.cfg.session.reconnect.initial_delay = 10ms;
+    e.cfg.session.reconnect.max_delay = 20ms;
+    std::optional<error_code> run_result;
+    atomcloud::session s(e.io.get_executor(), e.cfg, org_id);
+    s.async_run([&](error_code r) { run_result = r; });
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (proxy.connects(target) < 5 && !run_result &&
+           std::chrono::steady_clock::now() < deadline) {
+        e.io.restart();
+        e.io.run_for(5ms);
+    }
+    CHECK_FALSE(run_result);
+    CHECK(proxy.connects(target) >= 5);
+    s.stop();
+    while (!run_result && std::chrono::steady_clock::now() < deadline + 5s) {
+        e.io.restart();
+        e.io.run_for(5ms);
+    }
+    CHECK(run_result);
+}
+
 TEST_CASE("proxy: a proxy that is not listening is a connect error", "[rest][proxy][integration]") {
     env e;
     e.cfg.proxy = "http://u:s3cr3t@127.0.0.1:" + std::to_string(free_port());
