@@ -7,6 +7,8 @@
 #include <atomcloud/payload.hpp>
 
 #include <catch2/catch.hpp>
+
+#include "cli_process.hpp"
 #include <nlohmann/json.hpp>
 #include <sqlite3.h>
 
@@ -35,124 +37,16 @@ extern char** environ;
 namespace {
 
 using namespace std::chrono_literals;
+using namespace atomcloud_cli_test;
 using nlohmann::json;
 
 constexpr const char* dtu = "18846494908532689575";
 constexpr const char* dtu2 = "27309143566123801957";
 constexpr const char* nbiot = "b6d85634-9d34-4052-80cd-b840b75cb910";
 
-std::string cli_path() {
-    const char* p = std::getenv("ATOMCLOUD_CLI");
-    REQUIRE(p != nullptr);
-    REQUIRE(std::filesystem::exists(p));
-    return p;
-}
-
 bool contains(const std::string& haystack, std::string_view needle) {
     return haystack.find(needle) != std::string::npos;
 }
-
-struct result {
-    int status = -1;
-    std::string out;
-    std::string err;
-};
-
-// A running atomcloud process with its output captured (as in cli_test.cpp).
-class process {
-public:
-    process(const std::vector<std::string>& args, const std::vector<std::string>& env) {
-        int out_pipe[2], err_pipe[2];
-        REQUIRE(::pipe2(out_pipe, O_CLOEXEC) == 0);
-        REQUIRE(::pipe2(err_pipe, O_CLOEXEC) == 0);
-        posix_spawn_file_actions_t actions;
-        ::posix_spawn_file_actions_init(&actions);
-        ::posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-        ::posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
-        ::posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-        std::vector<std::string> argv_s = {cli_path()};
-        argv_s.insert(argv_s.end(), args.begin(), args.end());
-        std::vector<char*> argv;
-        for (auto& a : argv_s)
-            argv.push_back(a.data());
-        argv.push_back(nullptr);
-        std::vector<std::string> env_s = env;
-        for (const char* keep : {"PATH", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "HOME"})
-            if (const char* v = std::getenv(keep))
-                env_s.push_back(std::string(keep) + "=" + v);
-        std::vector<char*> envp;
-        for (auto& e : env_s)
-            envp.push_back(e.data());
-        envp.push_back(nullptr);
-        const int rc = ::posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), envp.data());
-        ::posix_spawn_file_actions_destroy(&actions);
-        ::close(out_pipe[1]);
-        ::close(err_pipe[1]);
-        REQUIRE(rc == 0);
-        out_fd_ = out_pipe[0];
-        err_fd_ = err_pipe[0];
-    }
-    ~process() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, nullptr, 0);
-        }
-        if (out_fd_ >= 0)
-            ::close(out_fd_);
-        if (err_fd_ >= 0)
-            ::close(err_fd_);
-    }
-    process(const process&) = delete;
-    process& operator=(const process&) = delete;
-
-    void signal(int sig) { ::kill(pid_, sig); }
-
-    result wait(std::chrono::milliseconds limit = 60s) {
-        const auto deadline = std::chrono::steady_clock::now() + limit;
-        while (out_fd_ >= 0 || err_fd_ >= 0) {
-            pump(100ms);
-            if (std::chrono::steady_clock::now() > deadline)
-                FAIL("atomcloud did not exit in time; stdout: " << r_.out
-                                                                << "\nstderr: " << r_.err);
-        }
-        int status = 0;
-        ::waitpid(pid_, &status, 0);
-        pid_ = -1;
-        r_.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        return r_;
-    }
-
-    void pump(std::chrono::milliseconds d) {
-        std::vector<pollfd> fds;
-        if (out_fd_ >= 0)
-            fds.push_back({out_fd_, POLLIN, 0});
-        if (err_fd_ >= 0)
-            fds.push_back({err_fd_, POLLIN, 0});
-        if (fds.empty() || ::poll(fds.data(), fds.size(), static_cast<int>(d.count())) <= 0)
-            return;
-        for (auto& p : fds) {
-            if (!(p.revents & (POLLIN | POLLHUP)))
-                continue;
-            char buf[4096];
-            const ssize_t n = ::read(p.fd, buf, sizeof buf);
-            std::string& into = p.fd == out_fd_ ? r_.out : r_.err;
-            if (n > 0) {
-                into.append(buf, static_cast<std::size_t>(n));
-            } else {
-                ::close(p.fd);
-                (p.fd == out_fd_ ? out_fd_ : err_fd_) = -1;
-            }
-        }
-    }
-
-    const result& so_far() const { return r_; }
-
-private:
-    pid_t pid_ = -1;
-    int out_fd_ = -1;
-    int err_fd_ = -1;
-    result r_;
-};
 
 // A temporary directory, removed with its files.
 struct temp_dir {
@@ -170,55 +64,28 @@ struct temp_dir {
     std::string file(const char* name) const { return (path / name).string(); }
 };
 
-// The emulator (counting the history requests it answered) and the environment that
-// points the command at it.
-struct fixture {
+// A counter of the history requests the emulator answered, made before the emulator.
+struct history_counter {
     std::shared_ptr<std::atomic<std::size_t>> history_requests =
         std::make_shared<std::atomic<std::size_t>>(0);
-    atomcloud::emulator::server cloud;
-    std::string ca_file;
-    std::vector<std::string> env;
 
-    fixture() : cloud(options(history_requests)) {
-        ca_file = (std::filesystem::temp_directory_path() /
-                   ("atomcloud-record-ca-" + std::to_string(::getpid()) + "-" +
-                    std::to_string(cloud.port()) + ".pem"))
-                      .string();
-        std::ofstream(ca_file) << cloud.ca_pem();
-        env = {"ATOMCLOUD_BASE_URL=" + cloud.base_url(), "ATOMCLOUD_TOKEN=" + cloud.token(),
-               "ATOMCLOUD_CA_FILE=" + ca_file};
-    }
-    ~fixture() { std::filesystem::remove(ca_file); }
-
-    static atomcloud::emulator::options options(std::shared_ptr<std::atomic<std::size_t>> n) {
+    atomcloud::emulator::options counting() const {
         atomcloud::emulator::options o;
         o.log.level = atomcloud::log_level::info;
-        o.log.sink = [n](atomcloud::log_level, std::string_view line) {
+        o.log.sink = [n = history_requests](atomcloud::log_level, std::string_view line) {
             if (line.find("/devicepacket/") != std::string_view::npos &&
                 line.find("-> 200") != std::string_view::npos)
                 ++*n;
         };
         return o;
     }
+};
 
-    result run(const std::vector<std::string>& args, std::vector<std::string> extra_env = {}) {
-        std::vector<std::string> e;
-        for (const auto& entry : env) { // those of extra_env replace those of the same name
-            const auto name = entry.substr(0, entry.find('=') + 1);
-            bool replaced = false;
-            for (const auto& x : extra_env)
-                replaced = replaced || x.rfind(name, 0) == 0;
-            if (!replaced)
-                e.push_back(entry);
-        }
-        e.insert(e.end(), extra_env.begin(), extra_env.end());
-        process p(args, e);
-        return p.wait();
-    }
+// The emulator (counting the history requests it answered) and the environment that
+// points the command at it.
+struct fixture : history_counter, cli_fixture {
+    fixture() : cli_fixture(counting()) {}
 
-    void wait_subscribers(const char* number, std::size_t n) {
-        REQUIRE(cloud.wait_subscribers(number, n, 30s));
-    }
     void wait_history_requests(std::size_t n) {
         const auto deadline = std::chrono::steady_clock::now() + 30s;
         while (*history_requests < n) {
