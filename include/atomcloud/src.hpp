@@ -11,9 +11,9 @@
 #endif
 
 #include <atomcloud/impl/src_core.ipp>
+#include <atomcloud/impl/src_request.ipp>
 #include <atomcloud/impl/src_rest.ipp>
 #include <atomcloud/impl/src_session.ipp>
-#include <atomcloud/impl/src_request.ipp>
 #include <atomcloud/impl/src_stream.ipp>
 
 #endif
