@@ -3,6 +3,7 @@
 #ifndef ATOMCLOUD_DETAIL_URL_HPP
 #define ATOMCLOUD_DETAIL_URL_HPP
 
+#include <atomcloud/detail/ascii.hpp>
 #include <atomcloud/detail/config.hpp>
 #include <atomcloud/error.hpp>
 
@@ -26,6 +27,15 @@ struct base_url {
 
 /// Parses "https://host[:port][/prefix]" (also "wss://"). Any other scheme, a missing
 /// host, a bad port, user info, a query or a fragment set client_errc::invalid_base_url.
+/// Splits an authority `host[:port]` or `[v6][:port]` into the host (without brackets) and
+/// the port text (empty when absent). False when malformed: an unclosed or empty bracket,
+/// text after it other than `:port`, or a `:` with no port.
+ATOMCLOUD_DECL bool split_authority(std::string_view authority, std::string& host,
+                                    std::string_view& port);
+
+/// A port: 1-65535, decimal digits only, in its canonical form; empty when invalid.
+ATOMCLOUD_DECL std::string canonical_port(std::string_view text);
+
 ATOMCLOUD_DECL std::optional<base_url> parse_base_url(std::string_view url, error_code& ec);
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.

@@ -1,6 +1,7 @@
 #ifndef ATOMCLOUD_IMPL_PAYLOAD_IPP
 #define ATOMCLOUD_IMPL_PAYLOAD_IPP
 
+#include <atomcloud/detail/ascii.hpp>
 #include <atomcloud/payload.hpp>
 
 #include <cerrno>
@@ -9,16 +10,6 @@
 
 namespace atomcloud {
 namespace detail {
-
-inline int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 inline bool is_hex_space(char c) noexcept {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';

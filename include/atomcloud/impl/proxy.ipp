@@ -11,26 +11,15 @@ namespace atomcloud::detail {
 
 namespace proxy_impl {
 
-inline bool digit(char c) noexcept {
-    return c >= '0' && c <= '9';
-}
-inline char lower(char c) noexcept {
-    return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c;
-}
 inline std::string lower(std::string_view s) {
     std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](char c) { return lower(c); });
+    std::transform(out.begin(), out.end(), out.begin(), ascii_lower);
     return out;
 }
 inline bool iequals(std::string_view a, std::string_view b) noexcept {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                              [](char x, char y) { return lower(x) == lower(y); });
-}
-inline int hex_value(char c) noexcept {
-    if (digit(c))
-        return c - '0';
-    c = lower(c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return ascii_lower(x) == ascii_lower(y);
+           });
 }
 
 // Percent-decoding; false on a bad escape.
@@ -53,49 +42,18 @@ inline bool percent_decode(std::string_view in, std::string& out) {
     return true;
 }
 
-// A port: 1-65535, decimal digits only; its canonical form, or empty when invalid.
-inline std::string port_value(std::string_view s) {
-    if (s.empty() || s.size() > 5)
-        return {};
-    unsigned v = 0;
-    for (char c : s) {
-        if (!digit(c))
-            return {};
-        v = v * 10 + static_cast<unsigned>(c - '0');
-    }
-    return v == 0 || v > 65535 ? std::string() : std::to_string(v);
-}
-
 inline bool host_char(char c) noexcept {
-    return digit(c) || (lower(c) >= 'a' && lower(c) <= 'z') || c == '-' || c == '.' || c == '_';
+    return ascii_alnum(c) || c == '-' || c == '.' || c == '_';
 }
 
-// Splits host[:port] or [v6][:port]; false when malformed. `port` is empty when absent.
+// Splits host[:port] or [v6][:port] (split_authority) and checks the host's characters;
+// false when malformed. `port` is empty when absent.
 inline bool split_host_port(std::string_view s, std::string& host, std::string_view& port) {
-    port = {};
-    if (!s.empty() && s.front() == '[') {
-        const std::size_t close = s.find(']');
-        if (close == std::string_view::npos || close == 1)
-            return false;
-        host = std::string(s.substr(1, close - 1));
-        const std::string_view after = s.substr(close + 1);
-        if (!after.empty()) {
-            if (after.front() != ':')
-                return false;
-            port = after.substr(1);
-            if (port.empty())
-                return false;
-        }
+    if (!split_authority(s, host, port))
+        return false;
+    if (!s.empty() && s.front() == '[')
         return std::all_of(host.begin(), host.end(),
                            [](char c) { return hex_value(c) >= 0 || c == ':' || c == '.'; });
-    }
-    const std::size_t colon = s.find(':');
-    host = std::string(s.substr(0, colon));
-    if (colon != std::string_view::npos) {
-        port = s.substr(colon + 1);
-        if (port.empty())
-            return false;
-    }
     return !host.empty() && std::all_of(host.begin(), host.end(), host_char);
 }
 
@@ -146,7 +104,7 @@ ATOMCLOUD_DECL std::optional<proxy_endpoint> parse_proxy_url(std::string_view ur
     if (port.empty()) {
         out.port = "80";
     } else {
-        out.port = port_value(port);
+        out.port = canonical_port(port);
         if (out.port.empty())
             return fail("the port must be a number from 1 to 65535");
     }
@@ -200,13 +158,13 @@ ATOMCLOUD_DECL std::vector<no_proxy_entry> parse_no_proxy(std::string_view list)
             e.host = lower(item.substr(1, close - 1));
             const std::string_view after = item.substr(close + 1);
             if (after.size() > 1 && after.front() == ':')
-                e.port = port_value(after.substr(1));
+                e.port = canonical_port(after.substr(1));
             if (!after.empty() && e.port.empty())
                 continue; // a bad port: matches nothing
         } else if (colons == 1) {
             const std::size_t colon = item.find(':');
             e.host = lower(item.substr(0, colon));
-            e.port = port_value(item.substr(colon + 1));
+            e.port = canonical_port(item.substr(colon + 1));
             if (e.port.empty())
                 continue;
         } else {
@@ -234,9 +192,9 @@ ATOMCLOUD_DECL bool bypasses_proxy(const std::vector<no_proxy_entry>& list, std:
             return true;
         // A subdomain of a name (IP literals only match exactly: they hold no letters
         // that a suffix could line up with, and "1.2.3.4" is no domain of "2.3.4").
-        const bool ip = h.find(':') != std::string::npos ||
-                        std::all_of(h.begin(), h.end(),
-                                    [](char c) { return proxy_impl::digit(c) || c == '.'; });
+        const bool ip =
+            h.find(':') != std::string::npos ||
+            std::all_of(h.begin(), h.end(), [](char c) { return ascii_digit(c) || c == '.'; });
         if (!ip && h.size() > e.host.size() &&
             h.compare(h.size() - e.host.size(), e.host.size(), e.host) == 0 &&
             h[h.size() - e.host.size() - 1] == '.')
@@ -316,9 +274,9 @@ ATOMCLOUD_DECL void proxy_response_reader::parse_status_line() {
     std::string_view line = h.substr(0, eol);
     if (!line.empty() && line.back() == '\r')
         line.remove_suffix(1);
-    if (line.size() < 12 || line.substr(0, 7) != "HTTP/1." || !proxy_impl::digit(line[7]) ||
-        line[8] != ' ' || !proxy_impl::digit(line[9]) || !proxy_impl::digit(line[10]) ||
-        !proxy_impl::digit(line[11]) || (line.size() > 12 && line[12] != ' ')) {
+    if (line.size() < 12 || line.substr(0, 7) != "HTTP/1." || !ascii_digit(line[7]) ||
+        line[8] != ' ' || !ascii_digit(line[9]) || !ascii_digit(line[10]) ||
+        !ascii_digit(line[11]) || (line.size() > 12 && line[12] != ' ')) {
         state_ = state::malformed;
         return;
     }

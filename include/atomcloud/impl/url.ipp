@@ -5,14 +5,40 @@
 
 namespace atomcloud::detail {
 
-inline bool ascii_digit(char c) noexcept {
-    return c >= '0' && c <= '9';
+ATOMCLOUD_DECL bool split_authority(std::string_view authority, std::string& host,
+                                    std::string_view& port) {
+    port = {};
+    if (!authority.empty() && authority.front() == '[') {
+        const std::size_t close = authority.find(']');
+        if (close == std::string_view::npos || close == 1)
+            return false;
+        host = std::string(authority.substr(1, close - 1));
+        const std::string_view after = authority.substr(close + 1);
+        if (after.empty())
+            return true;
+        if (after.front() != ':')
+            return false;
+        port = after.substr(1);
+        return !port.empty();
+    }
+    const std::size_t colon = authority.find(':');
+    host = std::string(authority.substr(0, colon));
+    if (colon == std::string_view::npos)
+        return true;
+    port = authority.substr(colon + 1);
+    return !port.empty();
 }
-inline bool ascii_alnum(char c) noexcept {
-    return ascii_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-inline char ascii_lower(char c) noexcept {
-    return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c;
+
+ATOMCLOUD_DECL std::string canonical_port(std::string_view text) {
+    if (text.empty() || text.size() > 5)
+        return {};
+    unsigned value = 0;
+    for (char c : text) {
+        if (!ascii_digit(c))
+            return {};
+        value = value * 10 + static_cast<unsigned>(c - '0');
+    }
+    return value == 0 || value > 65535 ? std::string() : std::to_string(value);
 }
 
 ATOMCLOUD_DECL std::string base_url::host_header() const {
@@ -63,45 +89,11 @@ ATOMCLOUD_DECL std::optional<base_url> parse_base_url(std::string_view url, erro
 
     base_url out;
     std::string_view port;
-    if (!authority.empty() && authority.front() == '[') {
-        const std::size_t close = authority.find(']');
-        if (close == std::string_view::npos || close == 1)
-            return fail();
-        out.host = std::string(authority.substr(1, close - 1));
-        std::string_view after = authority.substr(close + 1);
-        if (!after.empty()) {
-            if (after.front() != ':')
-                return fail();
-            port = after.substr(1);
-            if (port.empty())
-                return fail();
-        }
-    } else {
-        const std::size_t colon = authority.find(':');
-        out.host = std::string(authority.substr(0, colon));
-        if (colon != std::string_view::npos) {
-            port = authority.substr(colon + 1);
-            if (port.empty())
-                return fail();
-        }
-    }
-    if (out.host.empty())
+    if (!split_authority(authority, out.host, port) || out.host.empty())
         return fail();
-    if (!port.empty()) {
-        if (port.size() > 5)
-            return fail();
-        unsigned value = 0;
-        for (char c : port) {
-            if (!ascii_digit(c))
-                return fail();
-            value = value * 10 + static_cast<unsigned>(c - '0');
-        }
-        if (value == 0 || value > 65535)
-            return fail();
-        out.port = std::to_string(value);
-    } else {
-        out.port = "443";
-    }
+    out.port = port.empty() ? std::string("443") : canonical_port(port);
+    if (out.port.empty())
+        return fail();
     while (!path.empty() && path.back() == '/')
         path.remove_suffix(1);
     out.path_prefix = std::string(path);
