@@ -20,9 +20,11 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <map>
 #include <random>
+#include <type_traits>
 #include <unordered_set>
 
 namespace atomcloud {
@@ -163,39 +165,35 @@ ATOMCLOUD_DECL std::optional<stream_cursor> stream_cursor::parse(std::string_vie
 }
 
 ATOMCLOUD_DECL std::string to_string(const stream_event& ev) {
-    struct visitor {
-        std::string operator()(const stream_message& m) const {
-            return "message " + std::string(device_text(m.device)) + " " + to_string(m.origin) +
-                   " (" + std::to_string(m.payload.size()) + " bytes)";
-        }
-        std::string operator()(const stream_gap& g) const {
-            return "gap " + std::string(device_text(g.device)) + " " + to_string(g.reason);
-        }
-        std::string operator()(const device_connected& e) const {
-            return atomcloud::to_string(event(e));
-        }
-        std::string operator()(const device_disconnected& e) const {
-            return atomcloud::to_string(event(e));
-        }
-        std::string operator()(const session_connected& e) const {
-            return atomcloud::to_string(event(e));
-        }
-        std::string operator()(const session_disconnected& e) const {
-            return atomcloud::to_string(event(e));
-        }
-        std::string operator()(const protocol_error& e) const {
-            return atomcloud::to_string(event(e));
-        }
-    };
-    return std::visit(visitor{}, ev);
+    return std::visit(
+        [](const auto& e) -> std::string {
+            using T = std::decay_t<decltype(e)>;
+            if constexpr (std::is_same_v<T, stream_message>)
+                return "message " + std::string(device_text(e.device)) + " " + to_string(e.origin) +
+                       " (" + std::to_string(e.payload.size()) + " bytes)";
+            else if constexpr (std::is_same_v<T, stream_gap>)
+                return "gap " + std::string(device_text(e.device)) + " " + to_string(e.reason);
+            else // the session's own events, described as the session does
+                return atomcloud::to_string(event(e));
+        },
+        ev);
 }
 
 namespace detail {
 
+// A device's key in the stream: "d" or "n" and the device's text, in a buffer of the
+// caller's (no allocation on the receive path).
+inline std::string_view stream_key(char kind, std::string_view id, char (&buf)[64]) noexcept {
+    buf[0] = kind;
+    const std::size_t n = std::min(id.size(), sizeof buf - 1);
+    std::copy_n(id.data(), n, buf + 1);
+    return {buf, n + 1};
+}
+
 inline std::string stream_device_key(const stream_device& d) {
-    std::string k(1, std::holds_alternative<device_number>(d) ? 'd' : 'n');
-    k += device_text(d);
-    return k;
+    char buf[64];
+    return std::string(
+        stream_key(std::holds_alternative<device_number>(d) ? 'd' : 'n', device_text(d), buf));
 }
 
 inline bool permanent_history_error(const error_code& ec, const diagnostics& diag) {
@@ -468,14 +466,6 @@ private:
         return it == devices_.end() ? nullptr : it->second.get();
     }
 
-    // "d" or "n" and the device's text, in a buffer of the caller's (no allocation).
-    static std::string_view make_key(char kind, std::string_view id, char (&buf)[64]) noexcept {
-        buf[0] = kind;
-        const std::size_t n = std::min(id.size(), sizeof buf - 1);
-        std::copy_n(id.data(), n, buf + 1);
-        return {buf, n + 1};
-    }
-
     void add_storage(stream_batch& b, const std::shared_ptr<const void>& s) {
         auto& st = detail_stream_batch_access::storage(b);
         if (st.empty() || st.back() != s)
@@ -524,9 +514,9 @@ private:
         for (const event& ev : *storage) {
             char buf[64];
             if (auto* m = std::get_if<device_message>(&ev)) {
-                on_live(make_key('d', m->device.view(), buf), m->payload, t, keep);
+                on_live(stream_key('d', m->device.view(), buf), m->payload, t, keep);
             } else if (auto* n = std::get_if<nbiot_message>(&ev)) {
-                on_live(make_key('n', n->id.view(), buf), n->payload, t, keep);
+                on_live(stream_key('n', n->id.view(), buf), n->payload, t, keep);
             } else if (std::holds_alternative<session_connected>(ev)) {
                 if (links_++ > 0)
                     ++counters_.reconnects;
@@ -542,10 +532,10 @@ private:
                 fetch_queue_.clear();
                 events.emplace_back(*d);
             } else if (auto* c = std::get_if<device_connected>(&ev)) {
-                if (find(make_key('d', c->device.view(), buf)))
+                if (find(stream_key('d', c->device.view(), buf)))
                     events.emplace_back(*c);
             } else if (auto* dc = std::get_if<device_disconnected>(&ev)) {
-                if (find(make_key('d', dc->device.view(), buf)))
+                if (find(stream_key('d', dc->device.view(), buf)))
                     events.emplace_back(*dc);
             } else if (auto* pe = std::get_if<protocol_error>(&ev)) {
                 events.emplace_back(*pe);
