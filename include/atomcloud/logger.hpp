@@ -5,6 +5,7 @@
 #include <atomcloud/detail/config.hpp>
 
 #include <functional>
+#include <string>
 #include <string_view>
 
 namespace atomcloud {
@@ -34,6 +35,11 @@ struct logger {
     /// A logger writing "atomcloud [level] message" lines to stderr.
     ATOMCLOUD_DECL static logger to_stderr(log_level level = log_level::info);
 };
+
+/// `text` with every occurrence of `secret` (and of its percent-encoded form) replaced by
+/// "***"; an empty secret leaves it unchanged. The clients pass everything they log or
+/// put in an error through it with the API token; so may an application.
+ATOMCLOUD_DECL std::string redact(std::string text, std::string_view secret);
 
 } // namespace atomcloud
 

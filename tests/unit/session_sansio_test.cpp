@@ -344,7 +344,7 @@ TEST_CASE("session URL: target with tokens, redacted log form", "[session][url]"
     const std::string odd = "a/b?c d";
     const std::string t2 = detail::websocket_target(*url, odd, 1, "x");
     CHECK(t2 == "/v2/connection/a%2Fb%3Fc%20d/org/1?token=x");
-    CHECK(detail::redact("GET " + t2, odd) == "GET /v2/connection/***/org/1?token=x");
+    CHECK(redact("GET " + t2, odd) == "GET /v2/connection/***/org/1?token=x");
 
     auto plain = detail::parse_base_url("https://cloud.alientek.com", ec);
     REQUIRE(plain);

@@ -61,7 +61,7 @@ TEST_CASE("percent_encode keeps unreserved characters only", "[url]") {
 }
 
 TEST_CASE("redact removes the token, also percent-encoded", "[url]") {
-    using atomcloud::detail::redact;
+    using atomcloud::redact;
     CHECK(redact("/connection/abc123/org/1", "abc123") == "/connection/***/org/1");
     CHECK(redact("abc123 and abc123", "abc123") == "*** and ***");
     CHECK(redact("t=a%2Fb", "a/b") == "t=***");

@@ -1,4 +1,4 @@
-// URL pieces: the base URL of the platform, percent-encoding, and token redaction.
+// URL pieces: the base URL of the platform and percent-encoding.
 // Internal: used by rest_client, session and the tools.
 #ifndef ATOMCLOUD_DETAIL_URL_HPP
 #define ATOMCLOUD_DETAIL_URL_HPP
@@ -50,10 +50,6 @@ ATOMCLOUD_DECL bool is_valid_header_value(std::string_view value) noexcept;
 /// client_errc::invalid_config and says which option in `what` (never the token itself).
 ATOMCLOUD_DECL error_code check_header_values(std::string_view token, std::string_view user_agent,
                                               std::string& what);
-
-/// Replaces every occurrence of `secret` in `text` by "***" (and its percent-encoded
-/// form as well). An empty secret leaves text unchanged.
-ATOMCLOUD_DECL std::string redact(std::string text, std::string_view secret);
 
 } // namespace atomcloud::detail
 

@@ -1,6 +1,7 @@
 #ifndef ATOMCLOUD_IMPL_LOGGER_IPP
 #define ATOMCLOUD_IMPL_LOGGER_IPP
 
+#include <atomcloud/detail/url.hpp>
 #include <atomcloud/logger.hpp>
 
 #include <cstdio>
@@ -36,6 +37,23 @@ ATOMCLOUD_DECL logger logger::to_stderr(log_level level) {
         std::fwrite(line.data(), 1, line.size(), stderr);
     };
     return l;
+}
+
+ATOMCLOUD_DECL std::string redact(std::string text, std::string_view secret) {
+    if (secret.empty())
+        return text;
+    auto replace_all = [&text](std::string_view what) {
+        if (what.empty())
+            return;
+        for (std::size_t pos = text.find(what); pos != std::string::npos;
+             pos = text.find(what, pos + 3))
+            text.replace(pos, what.size(), "***");
+    };
+    replace_all(secret);
+    const std::string encoded = detail::percent_encode(secret);
+    if (encoded != secret)
+        replace_all(encoded);
+    return text;
 }
 
 } // namespace atomcloud

@@ -118,23 +118,6 @@ ATOMCLOUD_DECL std::string percent_encode(std::string_view text) {
     return out;
 }
 
-ATOMCLOUD_DECL std::string redact(std::string text, std::string_view secret) {
-    if (secret.empty())
-        return text;
-    auto replace_all = [&text](std::string_view what) {
-        if (what.empty())
-            return;
-        for (std::size_t pos = text.find(what); pos != std::string::npos;
-             pos = text.find(what, pos + 3))
-            text.replace(pos, what.size(), "***");
-    };
-    replace_all(secret);
-    const std::string encoded = percent_encode(secret);
-    if (encoded != secret)
-        replace_all(encoded);
-    return text;
-}
-
 ATOMCLOUD_DECL bool is_valid_header_value(std::string_view value) noexcept {
     for (unsigned char c : value)
         if (c < 0x20 || c == 0x7F)

@@ -48,7 +48,7 @@ std::string shown_base_url(const std::string& url, const std::string& token) {
     const auto at = shown.rfind('@', host_end == std::string::npos ? shown.size() : host_end);
     if (at != std::string::npos && at >= host_start)
         shown.replace(host_start, at - host_start, "***");
-    return detail::redact(std::move(shown), token);
+    return redact(std::move(shown), token);
 }
 
 } // namespace

@@ -250,7 +250,7 @@ std::string redact_connection_paths(std::string text) {
 void cloud::log(log_level l, std::string_view message) const {
     if (log_.enabled(l))
         log_.sink(l, redact_connection_paths(
-                         atomcloud::detail::redact(std::string(message), opts_.token)));
+                         atomcloud::redact(std::string(message), opts_.token)));
 }
 
 // ---- HTTP ------------------------------------------------------------------------------
@@ -450,7 +450,7 @@ std::string cloud::state_text(std::size_t device) const {
 
 ws_admission cloud::admit_websocket(std::string_view target) const {
     ws_admission out;
-    out.log_target = atomcloud::detail::redact(std::string(target), opts_.token);
+    out.log_target = atomcloud::redact(std::string(target), opts_.token);
     auto [path, query] = split_target(target);
     auto seg = split_path(path);
     // connection/:api_token/org/:org_id
