@@ -1,5 +1,6 @@
 // The HTTPS API without sockets: targets, times, response parsing, retry classification,
 // backoff.
+#include <atomcloud/detail/backoff.hpp>
 #include <atomcloud/detail/rest_protocol.hpp>
 #include <atomcloud/payload.hpp>
 
@@ -12,6 +13,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 using namespace std::chrono_literals;
 using atomcloud::api_errc;
@@ -542,27 +544,38 @@ TEST_CASE("retries: what counts as transient", "[rest][retry]") {
     CHECK_FALSE(detail::is_transient({}, 200));
 }
 
-TEST_CASE("retries: capped exponential backoff schedule", "[rest][retry]") {
+TEST_CASE("retries: the REST retries wait on the shared backoff schedule", "[rest][retry]") {
     atomcloud::retry_options r;
-    r.initial_backoff = 200ms;
-    r.max_backoff = 5s;
-    r.multiplier = 2.0;
-    CHECK(detail::backoff_delay(r, 1) == 200ms);
-    CHECK(detail::backoff_delay(r, 2) == 400ms);
-    CHECK(detail::backoff_delay(r, 3) == 800ms);
-    CHECK(detail::backoff_delay(r, 5) == 3200ms);
-    CHECK(detail::backoff_delay(r, 6) == 5s);
-    CHECK(detail::backoff_delay(r, 1000000) == 5s);
+    CHECK(r.backoff.initial_delay == 200ms); // the REST defaults
+    CHECK(r.backoff.max_delay == 5s);
+    r.backoff.jitter = 0.0;
+    auto schedule = [](const atomcloud::backoff_options& o, int n) {
+        detail::backoff b(o, 1);
+        std::vector<long> out;
+        for (int i = 0; i < n; ++i)
+            out.push_back(static_cast<long>(b.next().count()));
+        return out;
+    };
+    CHECK(schedule(r.backoff, 7) == std::vector<long>{200, 400, 800, 1600, 3200, 5000, 5000});
+    {
+        detail::backoff b(r.backoff, 1);
+        for (int i = 0; i < 5000; ++i) // far past the point where the growth overflows
+            CHECK(b.next() <= 5s);
+        CHECK(b.next() == 5s);
+    }
 
-    r.multiplier = 0.5; // below 1: constant
-    CHECK(detail::backoff_delay(r, 4) == 200ms);
-    r.multiplier = 1.5;
-    r.initial_backoff = 10ms;
-    r.max_backoff = 20ms;
-    CHECK(detail::backoff_delay(r, 2) == 15ms);
-    CHECK(detail::backoff_delay(r, 3) == 20ms);
-    r.initial_backoff = 0ms;
-    CHECK(detail::backoff_delay(r, 3) == 0ms);
+    r.backoff.multiplier = 0.5; // below 1: constant
+    CHECK(schedule(r.backoff, 4) == std::vector<long>{200, 200, 200, 200});
+    r.backoff.multiplier = 1.5;
+    r.backoff.initial_delay = 10ms;
+    r.backoff.max_delay = 20ms;
+    CHECK(schedule(r.backoff, 3) == std::vector<long>{10, 15, 20});
+    r.backoff.initial_delay = 0ms;
+    {
+        detail::backoff b(r.backoff, 1);
+        for (int i = 0; i < 3000; ++i) // 0 * an overflowed growth is still no wait
+            CHECK(b.next() == 0ms);
+    }
 }
 
 TEST_CASE("responses: mutated bodies never crash or throw", "[rest][parse]") {

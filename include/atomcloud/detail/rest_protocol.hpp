@@ -1,5 +1,6 @@
 // The HTTPS API without sockets: request targets, time formats, response parsing, the
-// retry classification and the backoff schedule. Internal; unit-tested on its own.
+// retry classification (the wait between retries is detail/backoff.hpp's). Internal; unit-tested on
+// its own.
 #ifndef ATOMCLOUD_DETAIL_REST_PROTOCOL_HPP
 #define ATOMCLOUD_DETAIL_REST_PROTOCOL_HPP
 
@@ -115,12 +116,6 @@ ATOMCLOUD_DECL bool is_transient(const error_code& ec, int http_status) noexcept
 /// True for errors that mean "the server closed this connection": what a reused idle
 /// keep-alive connection reports when the server dropped it meanwhile.
 ATOMCLOUD_DECL bool is_connection_closed(const error_code& ec) noexcept;
-
-/// The wait before attempt `attempt + 1` (attempt >= 1 failed attempts so far):
-/// initial_backoff * multiplier^(attempt-1), capped at max_backoff. A multiplier below 1
-/// counts as 1.
-ATOMCLOUD_DECL std::chrono::milliseconds backoff_delay(const retry_options& opts,
-                                                       unsigned attempt) noexcept;
 
 } // namespace atomcloud::detail
 

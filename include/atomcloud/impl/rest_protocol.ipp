@@ -1203,17 +1203,6 @@ ATOMCLOUD_DECL bool is_transient(const error_code& ec, int http_status) noexcept
            ec == net::error::try_again;
 }
 
-ATOMCLOUD_DECL std::chrono::milliseconds backoff_delay(const retry_options& opts,
-                                                       unsigned attempt) noexcept {
-    const double cap = static_cast<double>(std::max<std::int64_t>(opts.max_backoff.count(), 0));
-    double delay = static_cast<double>(std::max<std::int64_t>(opts.initial_backoff.count(), 0));
-    const double m =
-        opts.multiplier >= 1.0 && std::isfinite(opts.multiplier) ? opts.multiplier : 1.0;
-    for (unsigned i = 1; i < attempt && delay < cap; ++i)
-        delay *= m;
-    return std::chrono::milliseconds(static_cast<std::int64_t>(std::min(delay, cap)));
-}
-
 } // namespace atomcloud::detail
 
 #endif
