@@ -8,6 +8,7 @@
 #define ATOMCLOUD_CONFIG_HPP
 
 #include <atomcloud/detail/config.hpp>
+#include <atomcloud/error.hpp>
 #include <atomcloud/logger.hpp>
 
 #include <chrono>
@@ -166,6 +167,14 @@ struct config {
     /// no_proxy); each optional, unset or empty ones keep their defaults.
     ATOMCLOUD_DECL static config from_env();
 };
+
+/// Checks `cfg` as a session does before any I/O (a rest_client checks the same but the
+/// token's presence): a token without control characters, the user agent, the base URL
+/// (https://host[:port][/path-prefix]), the proxy URL and session.nbiot_id_width. Returns
+/// success, or client_errc::invalid_base_url / client_errc::invalid_config with `what`
+/// naming the option and the reason; `what` never holds the token nor the proxy's
+/// credentials, so it may be shown as it is.
+ATOMCLOUD_DECL error_code validate_config(const config& cfg, std::string& what);
 
 } // namespace atomcloud
 

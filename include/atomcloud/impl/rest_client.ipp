@@ -3,6 +3,7 @@
 
 #include <atomcloud/detail/backoff.hpp>
 #include <atomcloud/detail/connect.hpp>
+#include <atomcloud/detail/endpoint.hpp>
 #include <atomcloud/detail/latency_window.hpp>
 #include <atomcloud/detail/proxy.hpp>
 #include <atomcloud/detail/rest_protocol.hpp>
@@ -79,17 +80,11 @@ class rest_client_impl : public std::enable_shared_from_this<rest_client_impl> {
 public:
     rest_client_impl(rest_net::any_io_executor executor, config c)
         : ex(std::move(executor)), cfg(std::move(c)) {
-        if (setup_ec = check_header_values(cfg.token, cfg.user_agent, setup_what); setup_ec)
+        auto where = make_endpoint(cfg, setup_ec, setup_what);
+        if (!where)
             return;
-        url = parse_base_url(cfg.base_url, setup_ec);
-        if (setup_ec) {
-            setup_what = "invalid base URL '" + redact(cfg.base_url, cfg.token) +
-                         "': expected https://host[:port][/path-prefix]";
-            return;
-        }
-        proxy = proxy_for(cfg, *url, setup_ec, setup_what);
-        if (setup_ec)
-            return;
+        url = std::move(where->url);
+        proxy = std::move(where->proxy);
         error_code ec;
         std::string what;
         tls = make_tls_context(cfg.tls, ec, what);
