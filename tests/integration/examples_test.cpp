@@ -38,12 +38,11 @@ using atomcloud_cli_test::process;
     return lines;
 }
 
-// What a device sent, as text, oldest first (heartbeats left out unless `heartbeats`).
-[[maybe_unused]] std::vector<std::string> sent_texts(const atomcloud::emulator::device_handle& d,
-                                                     bool heartbeats = false) {
+// What a device sent but its heartbeats, as text, oldest first.
+[[maybe_unused]] std::vector<std::string> sent_texts(const atomcloud::emulator::device_handle& d) {
     std::vector<std::string> out;
     for (const auto& m : d.sent())
-        if (heartbeats || !atomcloud::is_heartbeat(m.payload))
+        if (!atomcloud::is_heartbeat(m.payload))
             out.emplace_back(atomcloud::as_chars(m.payload));
     return out;
 }
