@@ -304,10 +304,13 @@ http_reply cloud::sent_reply(std::size_t device, const request_target& target) {
     r.body += R"({"code":200,"data":{"dropped":)";
     r.body += std::to_string(st.sent_dropped);
     r.body += R"(,"items":[)";
+    std::string hex;
     for (std::size_t i = first; i < first + count; ++i) {
         const auto& m = st.sent[i];
         r.body += i == first ? R"({"hex":")" : R"(,{"hex":")";
-        append_hex_packet(m.payload, r.body); // hex digits and spaces: nothing to escape
+        hex.clear();
+        append_hex_packet(m.payload, hex); // hex digits and spaces: nothing to escape
+        r.body += hex;
         r.body += R"(","length":)";
         r.body += std::to_string(m.payload.size());
         r.body += R"(,"time":")";

@@ -168,10 +168,13 @@ std::string history_page_body(const history_page& result, const history_params& 
     body += std::to_string(q.page);
     body += R"(,"items":[)";
     bool first = true;
+    std::string hex;
     for (const auto* m : result.items) {
         body += first ? R"({"hex_packet":")" : R"(,{"hex_packet":")";
         first = false;
-        append_hex_packet(m->payload, body); // hex digits and spaces: nothing to escape
+        hex.clear();
+        append_hex_packet(m->payload, hex); // hex digits and spaces: nothing to escape
+        body += hex;
         body += R"(","length":)";
         body += std::to_string(m->payload.size());
         body += R"(,"number":)";

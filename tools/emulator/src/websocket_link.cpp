@@ -120,8 +120,6 @@ asio::awaitable<void> connection::read_link(ws::reader& reader, ws_link& link) {
             break;
         }
         case ws::event::kind::message: {
-            if (closing)
-                break; // waiting for the client's close frame
             auto ec = core.on_app_message(link, e.payload);
             if (!ec)
                 break;
@@ -131,11 +129,9 @@ asio::awaitable<void> connection::read_link(ws::reader& reader, ws_link& link) {
             core.log(log_level::warning,
                      "closing WebSocket session from " + peer + " (1008): " + violation);
             start_close(ws::close_policy_violation, violation);
-            break; // read on until the client answers the close frame
+            co_return;
         }
         case ws::event::kind::ping:
-            if (closing)
-                break;
             if (core.take_fault(fault_trigger::websocket_ping))
                 core.log(log_level::info,
                          "fault websocket_no_pong: ping from " + peer + " ignored");
@@ -151,7 +147,7 @@ asio::awaitable<void> connection::read_link(ws::reader& reader, ws_link& link) {
             core.log(log_level::warning, "closing WebSocket session from " + peer + " (" +
                                              std::to_string(e.code) + "): " + e.reason);
             start_close(e.code, e.reason);
-            co_return; // nothing more can be parsed
+            co_return;
         }
     }
 }
@@ -199,9 +195,18 @@ void connection::start_close(std::uint16_t code, std::string_view reason) {
 }
 
 asio::awaitable<void> connection::finish_close() {
-    if (writer_running && !closed) {
+    if (writer_running && !closed) { // the close frame goes out first
         writer_stopped.expires_after(std::chrono::seconds(2));
         co_await writer_stopped.async_wait(use_nothrow);
+    }
+    // Whatever the client still sends (its close frame, the rest of a message too large) is
+    // read and dropped until it ends TLS, within the time start_close() gave it; then ours
+    // ends too, so that the client sees a clean close.
+    std::array<std::uint8_t, 16 * 1024> buf{};
+    while (!closed) {
+        auto [ec, n] = co_await stream.async_read_some(asio::buffer(buf), use_nothrow);
+        if (ec)
+            break;
     }
     co_await graceful_close();
 }
