@@ -62,8 +62,9 @@ TEST_CASE("nbiot_id holds up to 37 bytes", "[device_id]") {
 }
 
 TEST_CASE("nbiot_id rejects empty, too long and NUL-containing ids", "[device_id]") {
-    for (std::string_view bad : {std::string_view(""), std::string_view(std::string(38, 'x')),
-                                 std::string_view("ab\0cd", 5)}) {
+    const std::string too_long(38, 'x');
+    for (std::string_view bad :
+         {std::string_view(""), std::string_view(too_long), std::string_view("ab\0cd", 5)}) {
         CHECK_FALSE(nbiot_id::parse(bad));
         atomcloud::error_code ec;
         CHECK_FALSE(nbiot_id::parse(bad, ec));
