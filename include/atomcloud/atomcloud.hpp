@@ -18,5 +18,6 @@
 #include <atomcloud/rest_client.hpp>
 #include <atomcloud/session.hpp>
 #include <atomcloud/stream.hpp>
+#include <atomcloud/with_diagnostics.hpp>
 
 #endif

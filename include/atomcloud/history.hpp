@@ -43,6 +43,7 @@
 #include <atomcloud/models.hpp>
 #include <atomcloud/payload.hpp>
 #include <atomcloud/rest_client.hpp>
+#include <atomcloud/with_diagnostics.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -134,16 +135,16 @@ public:
     /// partial and total are honoured: operation_aborted) the walk can be resumed by
     /// calling again, which re-requests the page that failed; after too_many_pages it is
     /// over.
-    template <class CompletionToken = boost::asio::deferred_t>
+    template <class CompletionToken = default_completion_token_t>
     auto async_next_batch(CompletionToken&& token = {}) {
-        return boost::asio::async_initiate<CompletionToken, void(error_code, std::vector<packet>)>(
+        return detail::initiate_operation<void(error_code, std::vector<packet>)>(
             detail::history_initiation{state_, ex_, true}, token,
             static_cast<diagnostics*>(nullptr));
     }
     /// As above; `diag` (kept alive until completion) receives the details of a failure.
-    template <class CompletionToken = boost::asio::deferred_t>
+    template <class CompletionToken = default_completion_token_t>
     auto async_next_batch(diagnostics& diag, CompletionToken&& token = {}) {
-        return boost::asio::async_initiate<CompletionToken, void(error_code, std::vector<packet>)>(
+        return detail::initiate_operation<void(error_code, std::vector<packet>)>(
             detail::history_initiation{state_, ex_, true}, token, &diag);
     }
     /// Synchronous form (see rest_client about synchronous calls); never throws (but
@@ -169,10 +170,10 @@ private:
 /// once (see the top of this header). Completes with void(error_code,
 /// std::vector<packet>); on error the vector holds the packets collected before it.
 /// Honours terminal, partial and total cancellation (operation_aborted).
-template <class CompletionToken = boost::asio::deferred_t>
+template <class CompletionToken = default_completion_token_t>
 auto async_fetch_history(rest_client& client, std::int64_t org_id, std::string_view number,
                          history_options opts, CompletionToken&& token = {}) {
-    return boost::asio::async_initiate<CompletionToken, void(error_code, std::vector<packet>)>(
+    return detail::initiate_operation<void(error_code, std::vector<packet>)>(
         detail::history_initiation{
             detail::make_history_walk(client, org_id, std::string(number), std::move(opts)),
             client.get_executor(), false},
@@ -180,10 +181,10 @@ auto async_fetch_history(rest_client& client, std::int64_t org_id, std::string_v
 }
 
 /// As above; `diag` (kept alive until completion) receives the details of a failure.
-template <class CompletionToken = boost::asio::deferred_t>
+template <class CompletionToken = default_completion_token_t>
 auto async_fetch_history(rest_client& client, std::int64_t org_id, std::string_view number,
                          history_options opts, diagnostics& diag, CompletionToken&& token = {}) {
-    return boost::asio::async_initiate<CompletionToken, void(error_code, std::vector<packet>)>(
+    return detail::initiate_operation<void(error_code, std::vector<packet>)>(
         detail::history_initiation{
             detail::make_history_walk(client, org_id, std::string(number), std::move(opts)),
             client.get_executor(), false},

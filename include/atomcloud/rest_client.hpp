@@ -32,11 +32,11 @@
 #include <atomcloud/error.hpp>
 #include <atomcloud/metrics.hpp>
 #include <atomcloud/models.hpp>
+#include <atomcloud/with_diagnostics.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/deferred.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -89,8 +89,9 @@ struct rest_initiation {
     executor_type get_executor() const noexcept { return ex; }
 
     template <class Handler, class Fn, class... Args>
-    void operator()(Handler&& handler, Fn fn, Args&&... args) const {
-        fn(*impl, std::forward<Args>(args)..., rest_handler<T>(std::forward<Handler>(handler)));
+    void operator()(Handler&& handler, diagnostics* diag, Fn fn, Args&&... args) const {
+        fn(*impl, std::forward<Args>(args)..., diag,
+           rest_handler<T>(std::forward<Handler>(handler)));
     }
 };
 
@@ -114,10 +115,12 @@ struct rest_initiation {
 /// its connection (closed, not reused). GETs have no side effects on the platform.
 ///
 /// Completion signature of every async operation: void(atomcloud::error_code, T). The
-/// default completion token is boost::asio::deferred, so `co_await api.async_list_orgs()`
-/// works in a coroutine; callbacks, use_future, use_awaitable, as_tuple(...) and
-/// cancel_after(...) work as well. Handlers without an associated executor run on the
-/// client's executor.
+/// default completion token is with_diagnostics(boost::asio::deferred), so
+/// `co_await api.async_list_orgs()` works in a coroutine and throws an atomcloud::error
+/// carrying the diagnostics (server message, HTTP status, API code); use_future and
+/// use_awaitable given as they are throw the same. Callbacks, as_tuple(...) and
+/// cancel_after(...) work as well (with the error_code). Handlers without an associated
+/// executor run on the client's executor.
 ///
 /// The synchronous forms run the asynchronous operation and wait for it. When the
 /// client's executor belongs to a boost::asio::io_context (directly or through a
@@ -173,7 +176,7 @@ public:
     /// positive. Never completes otherwise. Call it from the client's executor.
     /// Signature: void(error_code).
     template <class Rep, class Period, class Callback,
-              class CompletionToken = boost::asio::deferred_t>
+              class CompletionToken = default_completion_token_t>
     auto async_watch_metrics(std::chrono::duration<Rep, Period> interval, Callback callback,
                              CompletionToken&& token = CompletionToken{}) {
         std::weak_ptr<detail::rest_client_impl> weak = impl_;
@@ -184,7 +187,7 @@ public:
             cb(detail::rest_get_metrics(*impl));
             return true;
         };
-        return boost::asio::async_initiate<CompletionToken, void(error_code)>(
+        return detail::initiate_operation<void(error_code)>(
             detail::initiate_watch_metrics{ex_}, token,
             std::chrono::duration_cast<std::chrono::steady_clock::duration>(interval),
             std::move(tick));
@@ -198,18 +201,18 @@ public:
 
     /// The account's organisations. Completes with void(error_code, std::vector<org>).
     /// Errors: see the top of this header.
-    template <class CompletionToken = boost::asio::deferred_t>
+    template <class CompletionToken = default_completion_token_t>
     auto async_list_orgs(CompletionToken&& token = {}) {
         return initiate<std::vector<org>>(std::forward<CompletionToken>(token),
-                                          &detail::rest_list_orgs,
-                                          static_cast<diagnostics*>(nullptr));
+                                          static_cast<diagnostics*>(nullptr),
+                                          &detail::rest_list_orgs);
     }
     /// As above; `diag` (kept alive by the caller until completion) receives the details
     /// of the outcome (server message, HTTP status, API code, client explanation).
-    template <class CompletionToken = boost::asio::deferred_t>
+    template <class CompletionToken = default_completion_token_t>
     auto async_list_orgs(diagnostics& diag, CompletionToken&& token = {}) {
-        return initiate<std::vector<org>>(std::forward<CompletionToken>(token),
-                                          &detail::rest_list_orgs, &diag);
+        return initiate<std::vector<org>>(std::forward<CompletionToken>(token), &diag,
+                                          &detail::rest_list_orgs);
     }
     /// Synchronous form; sets ec and diag, never throws (but std::bad_alloc).
     ATOMCLOUD_DECL std::vector<org> list_orgs(error_code& ec, diagnostics& diag);
@@ -221,17 +224,17 @@ public:
 
     /// The device groups of organisation `org_id`. Completes with
     /// void(error_code, std::vector<group>). An unknown org is api_errc::not_found.
-    template <class CompletionToken = boost::asio::deferred_t>
+    template <class CompletionToken = default_completion_token_t>
     auto async_list_groups(std::int64_t org_id, CompletionToken&& token = {}) {
         return initiate<std::vector<group>>(std::forward<CompletionToken>(token),
-                                            &detail::rest_list_groups, org_id,
-                                            static_cast<diagnostics*>(nullptr));
+                                            static_cast<diagnostics*>(nullptr),
+                                            &detail::rest_list_groups, org_id);
     }
     /// As above, with diagnostics (kept alive by the caller until completion).
-    template <class CompletionToken = boost::asio::deferred_t>
+    template <class CompletionToken = default_completion_token_t>
     auto async_list_groups(std::int64_t org_id, diagnostics& diag, CompletionToken&& token = {}) {
-        return initiate<std::vector<group>>(std::forward<CompletionToken>(token),
-                                            &detail::rest_list_groups, org_id, &diag);
+        return initiate<std::vector<group>>(std::forward<CompletionToken>(token), &diag,
+                                            &detail::rest_list_groups, org_id);
     }
     /// Synchronous form; sets ec and diag, never throws (but std::bad_alloc).
     ATOMCLOUD_DECL std::vector<group> list_groups(std::int64_t org_id, error_code& ec,
@@ -244,19 +247,19 @@ public:
 
     /// The devices of group `group_id` of organisation `org_id`. Completes with
     /// void(error_code, std::vector<device>). Unknown org or group: api_errc::not_found.
-    template <class CompletionToken = boost::asio::deferred_t>
+    template <class CompletionToken = default_completion_token_t>
     auto async_list_devices(std::int64_t org_id, std::int64_t group_id,
                             CompletionToken&& token = {}) {
         return initiate<std::vector<device>>(std::forward<CompletionToken>(token),
-                                             &detail::rest_list_devices, org_id, group_id,
-                                             static_cast<diagnostics*>(nullptr));
+                                             static_cast<diagnostics*>(nullptr),
+                                             &detail::rest_list_devices, org_id, group_id);
     }
     /// As above, with diagnostics (kept alive by the caller until completion).
-    template <class CompletionToken = boost::asio::deferred_t>
+    template <class CompletionToken = default_completion_token_t>
     auto async_list_devices(std::int64_t org_id, std::int64_t group_id, diagnostics& diag,
                             CompletionToken&& token = {}) {
-        return initiate<std::vector<device>>(std::forward<CompletionToken>(token),
-                                             &detail::rest_list_devices, org_id, group_id, &diag);
+        return initiate<std::vector<device>>(std::forward<CompletionToken>(token), &diag,
+                                             &detail::rest_list_devices, org_id, group_id);
     }
     /// Synchronous form; sets ec and diag, never throws (but std::bad_alloc).
     ATOMCLOUD_DECL std::vector<device> list_devices(std::int64_t org_id, std::int64_t group_id,
@@ -270,20 +273,19 @@ public:
     /// The connection state of device `device_id` (device::id, not its number).
     /// Completes with void(error_code, device_state). A state text this SDK does not
     /// know is connection_state::unknown with the text in device_state::raw.
-    template <class CompletionToken = boost::asio::deferred_t>
+    template <class CompletionToken = default_completion_token_t>
     auto async_device_state(std::int64_t org_id, std::int64_t device_id,
                             CompletionToken&& token = {}) {
         return initiate<::atomcloud::device_state>(std::forward<CompletionToken>(token),
-                                                   &detail::rest_device_state, org_id, device_id,
-                                                   static_cast<diagnostics*>(nullptr));
+                                                   static_cast<diagnostics*>(nullptr),
+                                                   &detail::rest_device_state, org_id, device_id);
     }
     /// As above, with diagnostics (kept alive by the caller until completion).
-    template <class CompletionToken = boost::asio::deferred_t>
+    template <class CompletionToken = default_completion_token_t>
     auto async_device_state(std::int64_t org_id, std::int64_t device_id, diagnostics& diag,
                             CompletionToken&& token = {}) {
-        return initiate<::atomcloud::device_state>(std::forward<CompletionToken>(token),
-                                                   &detail::rest_device_state, org_id, device_id,
-                                                   &diag);
+        return initiate<::atomcloud::device_state>(std::forward<CompletionToken>(token), &diag,
+                                                   &detail::rest_device_state, org_id, device_id);
     }
     /// Synchronous form; sets ec and diag, never throws (but std::bad_alloc).
     ATOMCLOUD_DECL ::atomcloud::device_state
@@ -301,19 +303,19 @@ public:
     /// a packet whose hex is malformed, or whose time cannot be read, fails the page with
     /// client_errc::invalid_field. For every packet of a time window, across pages, see
     /// history.hpp.
-    template <class CompletionToken = boost::asio::deferred_t>
+    template <class CompletionToken = default_completion_token_t>
     auto async_packets(std::int64_t org_id, std::string_view number, const history_query& query,
                        CompletionToken&& token = {}) {
-        return initiate<packet_page>(std::forward<CompletionToken>(token), &detail::rest_packets,
-                                     org_id, std::string(number), query,
-                                     static_cast<diagnostics*>(nullptr));
+        return initiate<packet_page>(std::forward<CompletionToken>(token),
+                                     static_cast<diagnostics*>(nullptr), &detail::rest_packets,
+                                     org_id, std::string(number), query);
     }
     /// As above, with diagnostics (kept alive by the caller until completion).
-    template <class CompletionToken = boost::asio::deferred_t>
+    template <class CompletionToken = default_completion_token_t>
     auto async_packets(std::int64_t org_id, std::string_view number, const history_query& query,
                        diagnostics& diag, CompletionToken&& token = {}) {
-        return initiate<packet_page>(std::forward<CompletionToken>(token), &detail::rest_packets,
-                                     org_id, std::string(number), query, &diag);
+        return initiate<packet_page>(std::forward<CompletionToken>(token), &diag,
+                                     &detail::rest_packets, org_id, std::string(number), query);
     }
     /// Synchronous form; sets ec and diag, never throws (but std::bad_alloc).
     ATOMCLOUD_DECL packet_page packets(std::int64_t org_id, std::string_view number,
@@ -328,9 +330,9 @@ public:
 
 private:
     template <class T, class CompletionToken, class Fn, class... Args>
-    auto initiate(CompletionToken&& token, Fn fn, Args&&... args) {
-        return boost::asio::async_initiate<CompletionToken, void(error_code, T)>(
-            detail::rest_initiation<T>{impl_, ex_}, token, fn, std::forward<Args>(args)...);
+    auto initiate(CompletionToken&& token, diagnostics* diag, Fn fn, Args&&... args) {
+        return detail::initiate_operation<void(error_code, T)>(
+            detail::rest_initiation<T>{impl_, ex_}, token, diag, fn, std::forward<Args>(args)...);
     }
 
     executor_type ex_;

@@ -6,6 +6,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -715,7 +716,7 @@ TEST_CASE("rest: completion tokens", "[rest][integration]") {
         auto fut = api.async_device_state(org_id, 146, asio::use_future);
         CHECK(fut.get().state == atomcloud::connection_state::disconnected);
         auto bad = api.async_device_state(org_id, 999999, asio::use_future);
-        CHECK_THROWS_AS(bad.get(), boost::system::system_error);
+        CHECK_THROWS_AS(bad.get(), atomcloud::error); // with the diagnostics
         work.reset();
         runner.join();
     }
@@ -732,13 +733,14 @@ TEST_CASE("rest: completion tokens", "[rest][integration]") {
             try {
                 co_await api.async_list_devices(org_id, 999);
                 FAIL("no exception");
-            } catch (const boost::system::system_error& err) {
+            } catch (const atomcloud::error& err) {
                 CHECK(err.code() == api_errc::not_found);
+                CHECK(err.get_diagnostics().api_code() == 401);
             }
         });
     }
     SECTION("deferred, launched later with a callback") {
-        auto op = api.async_list_orgs();
+        auto op = api.async_list_orgs(asio::deferred);
         std::size_t n = 0;
         std::move(op)([&](error_code ec, std::vector<atomcloud::org> orgs) {
             CHECK_FALSE(ec);

@@ -2,6 +2,7 @@
 #define ATOMCLOUD_IMPL_HISTORY_IPP
 
 #include <atomcloud/detail/history_cursor.hpp>
+#include <atomcloud/detail/stored_handler.hpp>
 #include <atomcloud/history.hpp>
 #include <atomcloud/impl/rest_client.ipp>
 
@@ -38,10 +39,8 @@ class history_walk_op : public std::enable_shared_from_this<history_walk_op> {
 public:
     history_walk_op(std::shared_ptr<history_walk_state> st, bool first_batch, diagnostics* diag,
                     history_handler h)
-        : st_(std::move(st)), first_batch_(first_batch), user_diag_(diag), handler_(std::move(h)),
-          work_ex_(
-              boost::asio::prefer(boost::asio::get_associated_executor(handler_, st_->client->ex),
-                                  boost::asio::execution::outstanding_work.tracked)) {}
+        : st_(std::move(st)), first_batch_(first_batch), user_diag_(diag),
+          handler_(std::move(h), st_->client->ex) {}
 
     void start() {
         boost::asio::post(st_->client->ex, [self = shared_from_this()] {
@@ -59,7 +58,7 @@ private:
     void step() {
         if (st_->cursor.done())
             return finish({});
-        auto slot = boost::asio::get_associated_cancellation_slot(handler_);
+        auto slot = handler_.slot();
         rest_packets(*st_->client, st_->org_id, st_->number, st_->cursor.next_query(), &diag_,
                      rest_handler<packet_page>(boost::asio::bind_cancellation_slot(
                          slot, [self = shared_from_this()](error_code ec, packet_page page) {
@@ -88,18 +87,14 @@ private:
             st_->busy = false;
         if (user_diag_)
             *user_diag_ = diag_;
-        boost::asio::dispatch(work_ex_,
-                              [h = std::move(handler_), ec, v = std::move(out_)]() mutable {
-                                  std::move(h)(ec, std::move(v));
-                              });
+        handler_.post(st_->client->ex, ec, std::move(out_));
     }
 
     std::shared_ptr<history_walk_state> st_;
     bool first_batch_;
     bool owns_walk_ = true;
     diagnostics* user_diag_;
-    history_handler handler_;
-    boost::asio::any_completion_executor work_ex_;
+    stored_handler<void(error_code, std::vector<packet>)> handler_;
     std::vector<packet> out_;
     diagnostics diag_;
 };

@@ -5,18 +5,14 @@
 #include <atomcloud/detail/latency_window.hpp>
 #include <atomcloud/detail/proxy.hpp>
 #include <atomcloud/detail/rest_protocol.hpp>
+#include <atomcloud/detail/stored_handler.hpp>
 #include <atomcloud/detail/tls.hpp>
 #include <atomcloud/detail/url.hpp>
 #include <atomcloud/rest_client.hpp>
 
-#include <boost/asio/associated_cancellation_slot.hpp>
-#include <boost/asio/associated_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
-#include <boost/asio/dispatch.hpp>
-#include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/prefer.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -329,12 +325,13 @@ public:
     }
 
 protected:
-    // Parses a complete response; returns false (ec set, diag_ filled) on failure.
+    // Parses a complete response into the result; on failure sets ec and fills diag_.
     virtual void parse(int http_status, std::string_view body, error_code& ec) = 0;
     // Delivers the outcome to the handler (the parsed value on success).
     virtual void deliver(error_code ec) = 0;
 
     const config& cfg() const noexcept { return client_->cfg; }
+    const rest_net::any_io_executor& executor() const noexcept { return client_->ex; }
     parse_context make_parse_context() const {
         parse_context ctx;
         ctx.token = cfg().token;
@@ -597,11 +594,9 @@ public:
     rest_request_op(std::shared_ptr<rest_client_impl> client, std::string target,
                     rest_parse_fn<T> parse_fn, diagnostics* user_diag, rest_handler<T> handler)
         : rest_request_base(client, std::move(target), user_diag), parse_fn_(parse_fn),
-          handler_(std::move(handler)),
-          work_ex_(rest_net::prefer(rest_net::get_associated_executor(handler_, client->ex),
-                                    rest_net::execution::outstanding_work.tracked)) {}
+          handler_(std::move(handler), client->ex) {}
 
-    void start() { rest_request_base::start(rest_net::get_associated_cancellation_slot(handler_)); }
+    void start() { rest_request_base::start(handler_.slot()); }
 
 private:
     void parse(int http_status, std::string_view body, error_code& ec) override {
@@ -611,15 +606,11 @@ private:
     void deliver(error_code ec) override {
         if (ec)
             value_ = T();
-        rest_net::dispatch(work_ex_,
-                           [h = std::move(handler_), ec, v = std::move(value_)]() mutable {
-                               std::move(h)(ec, std::move(v));
-                           });
+        handler_.post(executor(), ec, std::move(value_));
     }
 
     rest_parse_fn<T> parse_fn_;
-    rest_handler<T> handler_;
-    rest_net::any_completion_executor work_ex_;
+    stored_handler<void(error_code, T)> handler_;
     T value_{};
 };
 
