@@ -13,6 +13,8 @@ endfunction()
 
 set(THREADS_PREFER_PTHREAD_FLAG ON)
 find_package(Threads REQUIRED)
-atomcloud_require_package(Boost libboost1.81-dev 1.81 CONFIG)
+# Boost.URL is the one compiled Boost library atomcloud links (the base and proxy URLs).
+atomcloud_require_package(Boost "libboost1.81-dev libboost-url1.81-dev" 1.81 CONFIG
+                          COMPONENTS url)
 atomcloud_require_package(OpenSSL libssl-dev 3.0)
 atomcloud_require_package(nlohmann_json nlohmann-json3-dev 3.10)

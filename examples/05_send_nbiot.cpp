@@ -5,13 +5,12 @@
 // characters (frame 0x07 to send), need no subscription, and what they send arrives as
 // nbiot_message events (frame 0x08) on every session of the organisation.
 //
-//   05_send_nbiot                              against a local emulator started here: the
-//                                              device answers the command it receives
-//   ATOMCLOUD_TOKEN=... 05_send_nbiot <org_id> <nbiot_id> <text>
-//                                              sends <text> on Atom Cloud, waits 30 s for
-//                                              an answer
+// It sends TEXT to the device and waits up to 30 s for its answer.
+//
+//   ATOMCLOUD_TOKEN=... 05_send_nbiot ORG_ID NBIOT_ID TEXT
+//
+// ATOMCLOUD_BASE_URL and ATOMCLOUD_CA_FILE select another server (e.g. the emulator).
 #include <atomcloud/atomcloud.hpp>
-#include <atomcloud/emulator/server.hpp>
 
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -20,6 +19,7 @@
 #include <boost/asio/use_future.hpp>
 
 #include <chrono>
+#include <cstdlib>
 #include <future>
 #include <iostream>
 #include <optional>
@@ -58,42 +58,23 @@ std::optional<std::string> wait_answer(asio::io_context& io, atomcloud::session&
 }
 
 int main(int argc, char** argv) {
-    atomcloud::config cfg = atomcloud::config::from_env();
-    std::int64_t org_id = 1;
-    std::string id_text = "b6d85634-9d34-4052-80cd-b840b75cb910";
-    std::string command = "LED ON";
-
-    std::optional<atomcloud::emulator::server> local;
-    std::thread device_side;
-    if (cfg.token.empty()) {
-        local.emplace();
-        cfg = local->client_config();
-        std::cout << "(ATOMCLOUD_TOKEN is not set: using a local emulator)\n";
-        // The device: bound to the cloud, it answers the first command it receives.
-        auto dev = local->device(id_text);
-        dev.connect();
-        device_side = std::thread([dev]() mutable {
-            if (dev.wait_received(1, 20s))
-                dev.send("OK: " + std::string(atomcloud::as_chars(dev.received().front())));
-        });
-    } else if (argc == 4) {
-        org_id = std::stoll(argv[1]);
-        id_text = argv[2];
-        command = argv[3];
-    } else {
-        std::cerr << "usage: ATOMCLOUD_TOKEN=... 05_send_nbiot <org_id> <nbiot_id> <text>\n";
+    if (argc != 4 || std::atoll(argv[1]) <= 0 || !atomcloud::nbiot_id::parse(argv[2])) {
+        std::cerr << "usage: 05_send_nbiot ORG_ID NBIOT_ID TEXT (an NB-IoT id has 1 to 37 "
+                     "characters)\n";
         return 2;
     }
-
-    const auto device = atomcloud::nbiot_id::parse(id_text);
-    if (!device) {
-        std::cerr << "not an NB-IoT id (1 to 37 characters): " << id_text << '\n';
+    const std::int64_t org = std::atoll(argv[1]);
+    const atomcloud::nbiot_id device = *atomcloud::nbiot_id::parse(argv[2]);
+    const std::string command = argv[3];
+    const atomcloud::config cfg = atomcloud::config::from_env();
+    if (cfg.token.empty()) {
+        std::cerr << "ATOMCLOUD_TOKEN is not set (the API token of your Atom Cloud account)\n";
         return 2;
     }
 
     // The io_context runs on a thread of its own; the session lives there.
     asio::io_context io;
-    atomcloud::session s(io.get_executor(), cfg, org_id);
+    atomcloud::session s(io.get_executor(), cfg, org);
     auto work = asio::make_work_guard(io);
     std::thread io_thread([&io] { io.run(); });
 
@@ -101,11 +82,11 @@ int main(int argc, char** argv) {
     std::future<void> run = start_on(io, s.async_run());
     try {
         // Sent as soon as the link is up (sends made while connecting wait in a queue).
-        start_on(io, s.async_send_nbiot(*device, atomcloud::as_bytes(command))).get();
-        std::cout << "sent \"" << command << "\" to " << *device << '\n';
+        start_on(io, s.async_send_nbiot(device, atomcloud::as_bytes(command))).get();
+        std::cout << "sent \"" << command << "\" to " << device << '\n';
 
-        if (auto answer = wait_answer(io, s, *device, 30s)) {
-            std::cout << *device << " answered \"" << *answer << "\"\n";
+        if (auto answer = wait_answer(io, s, device, 30s)) {
+            std::cout << device << " answered \"" << *answer << "\"\n";
             status = 0;
         } else {
             std::cerr << "no answer within 30 s\n";
@@ -125,7 +106,5 @@ int main(int argc, char** argv) {
     }
     work.reset();
     io_thread.join();
-    if (device_side.joinable())
-        device_side.join();
     return status;
 }

@@ -96,9 +96,14 @@ int main(int argc, char** argv) {
                      "[--seconds N]\n";
         return 2;
     }
+    const atomcloud::config cfg = atomcloud::config::from_env();
+    if (cfg.token.empty()) {
+        std::cerr << "ATOMCLOUD_TOKEN is not set (the API token of your Atom Cloud account)\n";
+        return 2;
+    }
     try {
         asio::io_context io;
-        atomcloud::stream st(io.get_executor(), atomcloud::config::from_env(), org);
+        atomcloud::stream st(io.get_executor(), cfg, org);
         auto cursors = cursor_file.empty() ? decltype(load("")){} : load(cursor_file);
         for (const auto& n : numbers) {
             auto it = cursors.find(n);

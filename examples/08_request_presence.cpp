@@ -43,9 +43,13 @@ int main(int argc, char** argv) {
         std::cerr << "usage: 08_request_presence ORG_ID GROUP_ID [COMMAND] [--seconds N]\n";
         return 2;
     }
+    const atomcloud::config cfg = atomcloud::config::from_env();
+    if (cfg.token.empty()) {
+        std::cerr << "ATOMCLOUD_TOKEN is not set (the API token of your Atom Cloud account)\n";
+        return 2;
+    }
     try {
         asio::io_context io;
-        const auto cfg = atomcloud::config::from_env();
         atomcloud::rest_client api(io.get_executor(), cfg);
         atomcloud::session s(io.get_executor(), cfg, org);
         atomcloud::requester req(s);

@@ -3,7 +3,8 @@
 # (atomcloud-emulator) with simulated devices on a free loopback port, and walks the
 # whole API with the atomcloud command: organisations, groups, devices, state, history,
 # a live watch of a device, a message sent to a device, and a recording into SQLite that
-# loses nothing through a link outage. Stops the emulator at the end.
+# loses nothing through a link outage; then runs an example program from examples/ against
+# the same emulator. Stops the emulator at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,11 +13,12 @@ cd "$(dirname "$0")/.."
 build=${ATOMCLOUD_DEMO_BUILD_DIR:-build/demo}
 echo "Building atomcloud (Release) in $build ..."
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DATOMCLOUD_BUILD_TESTS=OFF -DATOMCLOUD_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build "$build" -j"$(nproc)" --target atomcloud_cli atomcloud-emulator >/dev/null
+    -DATOMCLOUD_BUILD_TESTS=OFF -DATOMCLOUD_BUILD_EXAMPLES=ON >/dev/null
+cmake --build "$build" -j"$(nproc)" --target atomcloud_cli atomcloud-emulator 02_watch_echo >/dev/null
 
 cli_bin="$PWD/$build/tools/cli/atomcloud"
 emulator_bin="$PWD/$build/tools/emulator/atomcloud-emulator"
+examples_dir="$PWD/$build/examples"
 work=$(mktemp -d)
 emulator_pid=""
 cleanup() {
@@ -97,6 +99,16 @@ echo "..."
 "$cli_bin" export --db "$work/rec.db" --format csv |
     awk -F, 'NR>1 {n[$4]++} END {for (o in n) print o ": " n[o] " messages"}'
 "$cli_bin" export --db "$work/rec.db" --gaps --format csv | awk 'END {print "gaps: " NR-1}'
+
+say "The SDK in a program: examples/02_watch_echo.cpp, configured by the same ATOMCLOUD_* variables, sends each message of the device back to it (3 of them here)"
+curl -sS --cacert "$ATOMCLOUD_CA_FILE" -H "token: $ATOMCLOUD_TOKEN" -X DELETE \
+    "$ATOMCLOUD_BASE_URL/emulator/devices/18846494908532689575/received" >/dev/null
+printf '%s$ examples/02_watch_echo 1 18846494908532689575 3%s\n' "$bold" "$plain"
+"$examples_dir/02_watch_echo" 1 18846494908532689575 3
+say "What the device received back, from the emulator's control API:"
+curl -sS --cacert "$ATOMCLOUD_CA_FILE" -H "token: $ATOMCLOUD_TOKEN" \
+    "$ATOMCLOUD_BASE_URL/emulator/devices/18846494908532689575/received"
+echo
 
 say "Errors are explicit: a wrong token is API code 300, exit status 1"
 ATOMCLOUD_TOKEN=wrong atomcloud orgs || echo "(exit status $?)"

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
     cmake ninja-build g++ pkg-config
-    libboost1.81-dev libssl-dev nlohmann-json3-dev
+    libboost1.81-dev libboost-url1.81-dev libssl-dev nlohmann-json3-dev
     catch2 libcli11-dev libbenchmark-dev
     libsqlite3-dev     # the CLI's record and export
     curl ca-certificates python3 doxygen

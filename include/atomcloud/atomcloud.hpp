@@ -18,6 +18,7 @@
 #include <atomcloud/rest_client.hpp>
 #include <atomcloud/session.hpp>
 #include <atomcloud/stream.hpp>
+#include <atomcloud/time.hpp>
 #include <atomcloud/with_diagnostics.hpp>
 
 #endif

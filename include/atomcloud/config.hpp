@@ -8,6 +8,7 @@
 #define ATOMCLOUD_CONFIG_HPP
 
 #include <atomcloud/detail/config.hpp>
+#include <atomcloud/error.hpp>
 #include <atomcloud/logger.hpp>
 
 #include <chrono>
@@ -49,29 +50,27 @@ struct timeout_options {
     std::chrono::milliseconds websocket_handshake{std::chrono::seconds(10)};
 };
 
-/// Retries of transient REST failures (connect errors, HTTP 5xx, API code 500, a
-/// connection closed mid-response), with capped exponential backoff. Timeouts and other
-/// errors are not retried.
-struct retry_options {
-    /// Attempts in all, including the first; 1 turns retries off.
-    unsigned max_attempts = 3;
-    std::chrono::milliseconds initial_backoff{200};
-    std::chrono::milliseconds max_backoff{std::chrono::seconds(5)};
-    double multiplier = 2.0;
-};
-
-/// How the session waits between connection attempts: initial_delay, then multiplied by
-/// `multiplier` after each failed attempt up to max_delay, each delay randomised by
-/// +/- `jitter` (a fraction). The schedule starts over at initial_delay only after a link
-/// was healthy: up for `healthy_after`, or delivered a device's frame. A server that
-/// accepts links and drops them at once so sees attempts spaced by the growing delay.
-struct reconnect_options {
+/// A capped exponential backoff with jitter, the one schedule of every wait between
+/// attempts (the session's reconnects, the REST client's retries, the stream's history
+/// reads). The n-th wait after a start (n = 0, 1, ...) is
+/// min(initial_delay * multiplier^n, max_delay), randomised by +/- `jitter` (a fraction)
+/// and capped at max_delay again. Out-of-range values are tamed: a multiplier below 1
+/// counts as 1, jitter is clamped to [0, 1], a max_delay below initial_delay counts as
+/// initial_delay, negative durations as zero.
+struct backoff_options {
     std::chrono::milliseconds initial_delay{100};
     std::chrono::milliseconds max_delay{std::chrono::seconds(30)};
     double multiplier = 2.0;
     double jitter = 0.2;
-    /// A link up for this long counts as healthy (see above).
-    std::chrono::milliseconds healthy_after{std::chrono::seconds(10)};
+};
+
+/// Retries of transient REST failures (connect errors, HTTP 5xx, API code 500, a
+/// connection closed mid-response). Timeouts and other errors are not retried.
+struct retry_options {
+    /// Attempts in all, including the first; 1 turns retries off.
+    unsigned max_attempts = 3;
+    /// The wait before each retry: 200 ms, then doubled up to 5 s, +/- 20 %.
+    backoff_options backoff{std::chrono::milliseconds(200), std::chrono::seconds(5), 2.0, 0.2};
 };
 
 /// How the session checks that a quiet link is still alive.
@@ -88,7 +87,13 @@ enum class send_policy {
 
 /// Options of the WebSocket session.
 struct session_options {
-    reconnect_options reconnect;
+    /// The wait between connection attempts (backoff_options' defaults: 100 ms, doubled up
+    /// to 30 s, +/- 20 %). The schedule starts over only after a link was healthy: up for
+    /// `healthy_after`, or delivered a device's frame. A server that accepts links and
+    /// drops them at once so sees attempts spaced by the growing delay.
+    backoff_options reconnect;
+    /// A link up for this long counts as healthy (see reconnect).
+    std::chrono::milliseconds healthy_after{std::chrono::seconds(10)};
     /// The link is declared dead, and reconnected, when nothing arrives for this long
     /// (0: never); with health_check::ping a WebSocket ping is sent when half of it has
     /// passed in silence. No public client proves the cloud answers pings: if it does not,
@@ -162,6 +167,14 @@ struct config {
     /// no_proxy); each optional, unset or empty ones keep their defaults.
     ATOMCLOUD_DECL static config from_env();
 };
+
+/// Checks `cfg` as a session does before any I/O (a rest_client checks the same but the
+/// token's presence): a token without control characters, the user agent, the base URL
+/// (https://host[:port][/path-prefix]), the proxy URL and session.nbiot_id_width. Returns
+/// success, or client_errc::invalid_base_url / client_errc::invalid_config with `what`
+/// naming the option and the reason; `what` never holds the token nor the proxy's
+/// credentials, so it may be shown as it is.
+ATOMCLOUD_DECL error_code validate_config(const config& cfg, std::string& what);
 
 } // namespace atomcloud
 

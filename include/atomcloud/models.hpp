@@ -11,6 +11,7 @@
 #include <atomcloud/bytes.hpp>
 #include <atomcloud/detail/config.hpp>
 #include <atomcloud/device_id.hpp>
+#include <atomcloud/time.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -109,9 +110,6 @@ struct device_state {
 inline std::string to_string(const device_state& s) {
     return s.state == connection_state::unknown ? s.raw : std::string(to_string(s.state));
 }
-
-/// Time of a history packet, to the microsecond (UTC-based system_clock).
-using packet_time = std::chrono::time_point<std::chrono::system_clock, std::chrono::microseconds>;
 
 /// One message of a device's history.
 struct packet {

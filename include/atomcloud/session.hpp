@@ -185,7 +185,7 @@ public:
     ///    link, the server's close frame, WebSocket protocol errors) is retried for ever.
     ///  - Between attempts: config.session.reconnect (exponential backoff with jitter).
     ///    The schedule starts over only after a healthy link: one that was up for
-    ///    reconnect.healthy_after or delivered a device's frame. A server that drops every
+    ///    config.session.healthy_after or delivered a device's frame. A server that drops every
     ///    link at once sees attempts spaced by the growing delay.
     ///  - Health: after config.session.idle_timeout / 2 of silence a WebSocket ping
     ///    (config.session.health); after idle_timeout of silence the link is dead.

@@ -239,7 +239,7 @@ struct stream_options {
     std::chrono::seconds retention{std::chrono::hours(6)};
     /// Delays between attempts when the history API fails transiently (5xx, timeouts,
     /// dropped connections: each attempt already includes config.retry's retries).
-    reconnect_options retry{std::chrono::milliseconds(200), std::chrono::seconds(10), 2.0, 0.2};
+    backoff_options retry{std::chrono::milliseconds(200), std::chrono::seconds(10), 2.0, 0.2};
 };
 
 /// Counters of a stream, for monitoring and tests.

@@ -23,7 +23,8 @@ class AtomcloudConan(ConanFile):
     package_type = "library"
     settings = "os", "arch", "compiler", "build_type"
     options = {"shared": [True, False], "fPIC": [True, False], "tools": [True, False]}
-    default_options = {"shared": False, "fPIC": True, "tools": False}
+    # Boost.URL is compiled and linked (the base and proxy URLs).
+    default_options = {"shared": False, "fPIC": True, "tools": False, "boost/*:without_url": False}
     exports_sources = ("CMakeLists.txt", "LICENSE", "cmake/*", "include/*", "src/*", "tools/*")
 
     # The CMake cache variables of the build (the vcpkg port passes the same ones).

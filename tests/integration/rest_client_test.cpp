@@ -55,8 +55,8 @@ constexpr const char* number = "18846494908532689575";
 // short backoffs and every log line captured.
 struct env {
     explicit env(emu::options opts = {}) : cloud(std::move(opts)), cfg(cloud.client_config()) {
-        cfg.retry.initial_backoff = 5ms;
-        cfg.retry.max_backoff = 20ms;
+        cfg.retry.backoff.initial_delay = 5ms;
+        cfg.retry.backoff.max_delay = 20ms;
         cfg.timeouts.request = 10s;
         cfg.log.level = atomcloud::log_level::debug;
         cfg.log.sink = [this](atomcloud::log_level, std::string_view line) {
@@ -541,7 +541,7 @@ TEST_CASE("rest: configuration errors are reported by every operation", "[rest][
     SECTION("nobody listening: connect errors are retried, then reported") {
         emu::server gone;
         e.cfg = gone.client_config();
-        e.cfg.retry.initial_backoff = 1ms;
+        e.cfg.retry.backoff.initial_delay = 1ms;
         gone.stop();
         atomcloud::rest_client api(e.io.get_executor(), e.cfg);
         diagnostics diag;

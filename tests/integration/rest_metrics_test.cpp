@@ -29,8 +29,8 @@ namespace {
 
 struct env {
     env() : cfg(cloud.client_config()) {
-        cfg.retry.initial_backoff = 5ms;
-        cfg.retry.max_backoff = 20ms;
+        cfg.retry.backoff.initial_delay = 5ms;
+        cfg.retry.backoff.max_delay = 20ms;
         cfg.retry.max_attempts = 1;
         cfg.timeouts.request = 10s;
     }

@@ -130,8 +130,8 @@ private:
 
 struct env {
     env() : cfg(cloud.client_config()) {
-        cfg.retry.initial_backoff = 5ms;
-        cfg.retry.max_backoff = 20ms;
+        cfg.retry.backoff.initial_delay = 5ms;
+        cfg.retry.backoff.max_delay = 20ms;
         cfg.log = logs.make();
     }
     std::string target() const { return "127.0.0.1:" + std::to_string(cloud.port()); }

@@ -109,8 +109,8 @@ struct tls_env {
         cfg.token = "test-token";
         cfg.tls.ca_pem = ca.pem();
         cfg.timeouts.request = 20s;
-        cfg.retry.initial_backoff = 5ms;
-        cfg.retry.max_backoff = 20ms;
+        cfg.retry.backoff.initial_delay = 5ms;
+        cfg.retry.backoff.max_delay = 20ms;
     }
 
     test_ca ca{"atomcloud test CA"};

@@ -435,7 +435,7 @@ TEST_CASE("session: a server away for a while: reconnects with growing delays, t
     h.cfg.session.reconnect.initial_delay = 30ms;
     h.cfg.session.reconnect.multiplier = 2.0;
     h.cfg.session.reconnect.max_delay = 5s;
-    h.cfg.session.reconnect.healthy_after = 100ms; // the first link counts as healthy
+    h.cfg.session.healthy_after = 100ms; // the first link counts as healthy
     auto a = h.cloud.device(dev_a.view());
     a.connect();
     h.start();

@@ -87,8 +87,8 @@ config fast_config(const emulator::server& cloud) {
     config cfg = cloud.client_config();
     cfg.session.reconnect.initial_delay = 50ms;
     cfg.session.reconnect.max_delay = 400ms;
-    cfg.retry.initial_backoff = 20ms;
-    cfg.retry.max_backoff = 100ms;
+    cfg.retry.backoff.initial_delay = 20ms;
+    cfg.retry.backoff.max_delay = 100ms;
     return cfg;
 }
 

@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 TEST_CASE("config defaults are safe", "[config]") {
@@ -50,4 +52,49 @@ TEST_CASE("logger filters by level and is silent without a sink", "[config]") {
     log.level = atomcloud::log_level::off;
     log.log(atomcloud::log_level::error, "off");
     CHECK(lines.size() == 2);
+}
+
+TEST_CASE("validate_config: the clients' checks, with texts that name the option", "[config]") {
+    using atomcloud::client_errc;
+    atomcloud::config cfg;
+    cfg.token = "s3cr3t-token";
+    std::string what;
+    CHECK_FALSE(atomcloud::validate_config(cfg, what));
+
+    auto refused = [&](atomcloud::config c) {
+        std::string why;
+        const auto ec = atomcloud::validate_config(c, why);
+        CHECK(why.find("s3cr3t") == std::string::npos); // neither the token nor a password
+        return std::make_pair(ec, why);
+    };
+    auto c = cfg;
+    c.base_url = "http://s3cr3t-user:pw@example.com/s3cr3t-token";
+    auto [ec, why] = refused(c);
+    CHECK(ec == client_errc::invalid_base_url);
+    CHECK(why.find("config.base_url") == 0);
+    CHECK(why.find("https://host[:port]") != std::string::npos);
+
+    c = cfg;
+    c.proxy = "socks5://s3cr3t-user:s3cr3t-pw@p:1";
+    std::tie(ec, why) = refused(c);
+    CHECK(ec == client_errc::invalid_config);
+    CHECK(why.find("config.proxy") == 0);
+
+    c = cfg;
+    c.token.clear();
+    std::tie(ec, why) = refused(c);
+    CHECK(ec == client_errc::invalid_config);
+    CHECK(why == "config.token is empty");
+
+    c = cfg;
+    c.token = "s3cr3t\r\nX-Injected: 1";
+    std::tie(ec, why) = refused(c);
+    CHECK(ec == client_errc::invalid_config);
+    CHECK(why.find("config.token") == 0);
+
+    c = cfg;
+    c.session.nbiot_id_width = 0;
+    std::tie(ec, why) = refused(c);
+    CHECK(ec == client_errc::invalid_config);
+    CHECK(why.find("nbiot_id_width") != std::string::npos);
 }

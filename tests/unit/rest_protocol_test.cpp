@@ -1,5 +1,6 @@
 // The HTTPS API without sockets: targets, times, response parsing, retry classification,
 // backoff.
+#include <atomcloud/detail/backoff.hpp>
 #include <atomcloud/detail/rest_protocol.hpp>
 #include <atomcloud/payload.hpp>
 
@@ -12,6 +13,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 using namespace std::chrono_literals;
 using atomcloud::api_errc;
@@ -74,71 +76,6 @@ TEST_CASE("targets: device numbers are percent-encoded", "[rest][url]") {
           "/api/orgs/1/devicepacket/a%20b%2Fc%3Fd");
     CHECK(detail::packets_target("", 1, "b6d85634-9d34-4052-80cd-b840b75cb910", {}, 480min) ==
           "/api/orgs/1/devicepacket/b6d85634-9d34-4052-80cd-b840b75cb910");
-}
-
-// ---------------------------------------------------------------------------------------
-// Times
-
-TEST_CASE("times: civil date conversion round-trips", "[rest][time]") {
-    CHECK(detail::days_from_civil(1970, 1, 1) == 0);
-    CHECK(detail::days_from_civil(2000, 3, 1) == 11017);
-    CHECK(detail::days_from_civil(1969, 12, 31) == -1);
-    for (std::int64_t d : {-800000LL, -1LL, 0LL, 59LL, 11016LL, 17754LL, 2932896LL}) {
-        const auto c = detail::civil_from_days(d);
-        CHECK(detail::days_from_civil(c.year, c.month, c.day) == d);
-    }
-    const auto leap = detail::civil_from_days(detail::days_from_civil(2024, 2, 29));
-    CHECK((leap.year == 2024 && leap.month == 2 && leap.day == 29));
-}
-
-TEST_CASE("times: format_query_time", "[rest][time]") {
-    CHECK(detail::format_query_time(utc(2018, 8, 11, 9, 0, 0), 480min) == "2018-08-11 17:00:00");
-    CHECK(detail::format_query_time(utc(2018, 8, 11, 9, 0, 0) + 999ms, 480min) ==
-          "2018-08-11 17:00:00");
-    CHECK(detail::format_query_time(utc(1969, 12, 31, 23, 59, 59), 0min) == "1969-12-31 23:59:59");
-    CHECK(detail::format_query_time(utc(2020, 1, 1, 0, 30, 0), -60min) == "2019-12-31 23:30:00");
-}
-
-TEST_CASE("times: the API's times with varying fractions and offsets", "[rest][time]") {
-    atomcloud::packet_time t;
-    std::chrono::minutes off{};
-    const auto base = utc(2018, 8, 11, 9, 3, 39);
-
-    REQUIRE(detail::parse_api_time("2018-08-11T17:03:39.300928+08:00", 480min, t, off));
-    CHECK(t.time_since_epoch() == (base + 300928us).time_since_epoch());
-    CHECK(off == 480min);
-
-    REQUIRE(detail::parse_api_time("2018-08-11T17:03:39.28068+08:00", 480min, t, off));
-    CHECK(t.time_since_epoch() == (base + 280680us).time_since_epoch());
-    REQUIRE(detail::parse_api_time("2018-08-11T17:03:39.3+08:00", 480min, t, off));
-    CHECK(t.time_since_epoch() == (base + 300000us).time_since_epoch());
-    REQUIRE(detail::parse_api_time("2018-08-11T17:03:39+08:00", 480min, t, off));
-    CHECK(t.time_since_epoch() == base.time_since_epoch());
-    REQUIRE(detail::parse_api_time("2018-08-11T17:03:39.123456789+08:00", 480min, t, off));
-    CHECK(t.time_since_epoch() == (base + 123456us).time_since_epoch());
-
-    REQUIRE(detail::parse_api_time("2018-08-11T09:03:39Z", 480min, t, off));
-    CHECK(t.time_since_epoch() == base.time_since_epoch());
-    CHECK(off == 0min);
-    REQUIRE(detail::parse_api_time("2018-08-11T04:03:39.5-05:00", 480min, t, off));
-    CHECK(t.time_since_epoch() == (base + 500ms).time_since_epoch());
-    CHECK(off == -300min);
-    REQUIRE(detail::parse_api_time("2018-08-11T14:33:39+0530", 480min, t, off));
-    CHECK(t.time_since_epoch() == base.time_since_epoch());
-    CHECK(off == 330min);
-    // No offset: the platform's time zone; a space for the T.
-    REQUIRE(detail::parse_api_time("2018-08-11 17:03:39", 480min, t, off));
-    CHECK(t.time_since_epoch() == base.time_since_epoch());
-    CHECK(off == 480min);
-
-    for (const char* bad :
-         {"", "2018-08-11", "2018-08-11T17:03", "2018-13-11T17:03:39+08:00",
-          "2018-02-30T17:03:39+08:00", "2018-08-11T24:00:00+08:00", "2018-08-11T17:03:39.+08:00",
-          "2018-08-11T17:03:39.1234567890Z", "2018-08-11T17:03:39+8:00",
-          "2018-08-11T17:03:39 +08:00", "2018-08-11T17:03:39Zjunk", "yyyy-08-11T17:03:39Z"}) {
-        INFO(bad);
-        CHECK_FALSE(detail::parse_api_time(bad, 480min, t, off));
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -542,27 +479,38 @@ TEST_CASE("retries: what counts as transient", "[rest][retry]") {
     CHECK_FALSE(detail::is_transient({}, 200));
 }
 
-TEST_CASE("retries: capped exponential backoff schedule", "[rest][retry]") {
+TEST_CASE("retries: the REST retries wait on the shared backoff schedule", "[rest][retry]") {
     atomcloud::retry_options r;
-    r.initial_backoff = 200ms;
-    r.max_backoff = 5s;
-    r.multiplier = 2.0;
-    CHECK(detail::backoff_delay(r, 1) == 200ms);
-    CHECK(detail::backoff_delay(r, 2) == 400ms);
-    CHECK(detail::backoff_delay(r, 3) == 800ms);
-    CHECK(detail::backoff_delay(r, 5) == 3200ms);
-    CHECK(detail::backoff_delay(r, 6) == 5s);
-    CHECK(detail::backoff_delay(r, 1000000) == 5s);
+    CHECK(r.backoff.initial_delay == 200ms); // the REST defaults
+    CHECK(r.backoff.max_delay == 5s);
+    r.backoff.jitter = 0.0;
+    auto schedule = [](const atomcloud::backoff_options& o, int n) {
+        detail::backoff b(o, 1);
+        std::vector<long> out;
+        for (int i = 0; i < n; ++i)
+            out.push_back(static_cast<long>(b.next().count()));
+        return out;
+    };
+    CHECK(schedule(r.backoff, 7) == std::vector<long>{200, 400, 800, 1600, 3200, 5000, 5000});
+    {
+        detail::backoff b(r.backoff, 1);
+        for (int i = 0; i < 5000; ++i) // far past the point where the growth overflows
+            CHECK(b.next() <= 5s);
+        CHECK(b.next() == 5s);
+    }
 
-    r.multiplier = 0.5; // below 1: constant
-    CHECK(detail::backoff_delay(r, 4) == 200ms);
-    r.multiplier = 1.5;
-    r.initial_backoff = 10ms;
-    r.max_backoff = 20ms;
-    CHECK(detail::backoff_delay(r, 2) == 15ms);
-    CHECK(detail::backoff_delay(r, 3) == 20ms);
-    r.initial_backoff = 0ms;
-    CHECK(detail::backoff_delay(r, 3) == 0ms);
+    r.backoff.multiplier = 0.5; // below 1: constant
+    CHECK(schedule(r.backoff, 4) == std::vector<long>{200, 200, 200, 200});
+    r.backoff.multiplier = 1.5;
+    r.backoff.initial_delay = 10ms;
+    r.backoff.max_delay = 20ms;
+    CHECK(schedule(r.backoff, 3) == std::vector<long>{10, 15, 20});
+    r.backoff.initial_delay = 0ms;
+    {
+        detail::backoff b(r.backoff, 1);
+        for (int i = 0; i < 3000; ++i) // 0 * an overflowed growth is still no wait
+            CHECK(b.next() == 0ms);
+    }
 }
 
 TEST_CASE("responses: mutated bodies never crash or throw", "[rest][parse]") {
@@ -622,4 +570,34 @@ TEST_CASE("responses: mutated bodies never crash or throw", "[rest][parse]") {
         }
     }
     CHECK(parsed_ok > 0); // some mutations stay valid (e.g. inside strings)
+}
+
+TEST_CASE("envelope: read alone, as the session reads a refused upgrade", "[rest][parse]") {
+    diagnostics d;
+    d.set_http_status(401);
+    detail::read_envelope(
+        R"({"code":401,"message":"bad token secret-token-123","data":[1,{"a":2}]})",
+        "secret-token-123", d);
+    CHECK(d.http_status() == 401); // kept
+    CHECK(d.api_code() == 401);
+    CHECK(d.server_message().find("secret-token-123") == std::string::npos);
+    CHECK(d.server_message().find("bad token") == 0);
+
+    diagnostics gbk;
+    detail::read_envelope("{\"message\":\"\xB4\xED\xCE\xF3\",\"code\":302}", "t", gbk);
+    CHECK(gbk.api_code() == 302); // ill-formed UTF-8 does not lose the code
+    CHECK(gbk.server_message().find("\xEF\xBF\xBD") != std::string::npos);
+
+    for (const char* not_one : {"", "<html>502</html>", "[1,2]", R"({"message":"no code"})",
+                                R"({"code":"401"})", "{\"code\":401", "null"}) {
+        INFO(not_one);
+        diagnostics n;
+        detail::read_envelope(not_one, "t", n);
+        CHECK(n.api_code() == 0);
+        CHECK(n.server_message().empty());
+    }
+    std::string deep(100000, '[');
+    diagnostics n;
+    detail::read_envelope(deep, "t", n);
+    CHECK(n.api_code() == 0);
 }

@@ -80,6 +80,8 @@ TEST_CASE("a bad proxy URL is invalid_config, without the credentials", "[proxy]
     parse_error("http://:80");
     parse_error("http://h:1/path");
     parse_error("http://h:1?q");
+    parse_error("http://h:1a");
+    parse_error("http://h:-1");
     parse_error("http://h r:1");
     parse_error("http://[::1:1");
     for (const char* bad : {"http://s3cr3tuser:s3cr3tpw@h:x", "http://s3cr3tuser:s3cr3tpw%zz@h:1",

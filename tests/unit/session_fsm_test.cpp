@@ -34,7 +34,7 @@ struct machine {
         o.reconnect.max_delay = 10s;
         o.reconnect.multiplier = 2.0;
         o.reconnect.jitter = 0.0;
-        o.reconnect.healthy_after = 10s;
+        o.healthy_after = 10s;
         o.idle_timeout = 60s;
         o.close_timeout = 1s;
         o.idle_trim_after = 2s;

@@ -81,7 +81,7 @@ TEST_CASE("subscription tracker: many devices", "[session][tracker]") {
 
 TEST_CASE("backoff: without jitter, exponential from initial_delay up to max_delay",
           "[session][backoff]") {
-    reconnect_options o;
+    backoff_options o;
     o.initial_delay = 100ms;
     o.max_delay = 1000ms;
     o.multiplier = 2.0;
@@ -99,7 +99,7 @@ TEST_CASE("backoff: without jitter, exponential from initial_delay up to max_del
 }
 
 TEST_CASE("backoff: jitter stays within bounds and below the cap", "[session][backoff]") {
-    reconnect_options o;
+    backoff_options o;
     o.initial_delay = 100ms;
     o.max_delay = 3000ms;
     o.multiplier = 1.5;
@@ -117,7 +117,7 @@ TEST_CASE("backoff: jitter stays within bounds and below the cap", "[session][ba
 }
 
 TEST_CASE("backoff: a fixed seed gives a fixed schedule; jitter varies it", "[session][backoff]") {
-    reconnect_options o; // defaults: 100 ms, x2, 30 s, jitter 0.2
+    backoff_options o; // defaults: 100 ms, x2, 30 s, jitter 0.2
     detail::backoff a(o, 1234), b(o, 1234), c(o, 99);
     std::vector<long> sa, sb, sc;
     for (int i = 0; i < 12; ++i) {
@@ -146,7 +146,7 @@ TEST_CASE("backoff: a fixed seed gives a fixed schedule; jitter varies it", "[se
 }
 
 TEST_CASE("backoff: out-of-range options are tamed", "[session][backoff]") {
-    reconnect_options o;
+    backoff_options o;
     o.initial_delay = 50ms;
     o.max_delay = 10ms; // below initial: counts as initial
     o.multiplier = 0.5; // below 1: counts as 1
@@ -157,7 +157,7 @@ TEST_CASE("backoff: out-of-range options are tamed", "[session][backoff]") {
         CHECK(d >= 0ms);
         CHECK(d <= 50ms);
     }
-    reconnect_options z;
+    backoff_options z;
     z.initial_delay = -5ms;
     z.jitter = 0;
     detail::backoff zb(z, 1);

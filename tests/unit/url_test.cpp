@@ -1,4 +1,5 @@
 #include <atomcloud/detail/url.hpp>
+#include <atomcloud/logger.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -40,16 +41,66 @@ TEST_CASE("base URL: port, prefix, IP literals", "[url]") {
 }
 
 TEST_CASE("base URL: rejects what it cannot use", "[url]") {
-    for (std::string_view bad :
-         {"", "cloud.alientek.com", "http://cloud.alientek.com", "ftp://x", "https://",
-          "https://:443", "https://host:", "https://host:0", "https://host:65536",
-          "https://host:12a", "https://user@host", "https://host/?q=1", "https://host/#x",
-          "https://[::1", "https://[]:80", "https://ho st"}) {
+    for (std::string_view bad : {"",
+                                 "cloud.alientek.com",
+                                 "http://cloud.alientek.com",
+                                 "ftp://x",
+                                 "https://",
+                                 "https://:443",
+                                 "https://host:",
+                                 "https://host:0",
+                                 "https://host:65536",
+                                 "https://host:12a",
+                                 "https://user@host",
+                                 "https://host/?q=1",
+                                 "https://host/#x",
+                                 "https://[::1",
+                                 "https://[]:80",
+                                 "https://ho st",
+                                 "https://h%41st",
+                                 "https://[v1.x]",
+                                 "https://host:-1",
+                                 "https://host:+443",
+                                 "https://host/a b",
+                                 "https://host\r\n"}) {
         INFO(bad);
         atomcloud::error_code ec;
         CHECK_FALSE(parse_base_url(bad, ec));
         CHECK(ec == client_errc::invalid_base_url);
     }
+}
+
+TEST_CASE("base URL: a canonical port, percent-encoded path prefix kept", "[url]") {
+    atomcloud::error_code ec;
+    auto u = parse_base_url("https://example.com:00443/a%20b/", ec);
+    REQUIRE(u);
+    CHECK(u->port == "443");
+    CHECK(u->host_header() == "example.com");
+    CHECK(u->authority() == "example.com:443");
+    CHECK(u->path_prefix == "/a%20b");
+    auto v4 = parse_base_url("wss://10.0.0.1", ec);
+    REQUIRE(v4);
+    CHECK(v4->host == "10.0.0.1");
+    CHECK(v4->port == "443");
+    CHECK(v4->host_is_ip());
+}
+
+TEST_CASE("canonical_port: 1-65535, digits only", "[url]") {
+    using atomcloud::detail::canonical_port;
+    CHECK(canonical_port("1") == "1");
+    CHECK(canonical_port("65535") == "65535");
+    CHECK(canonical_port("0080") == "80");
+    for (std::string_view bad : {"", "0", "65536", "99999", "-1", "+1", "1 ", "123456", "8a"}) {
+        INFO(bad);
+        CHECK(canonical_port(bad).empty());
+    }
+}
+
+TEST_CASE("URLs in error texts hide user info and the token", "[url]") {
+    using atomcloud::detail::url_for_display;
+    CHECK(url_for_display("https://user:pw@host:1/x", "") == "https://***@host:1/x");
+    CHECK(url_for_display("https://host/tok123", "tok123") == "https://host/***");
+    CHECK(url_for_display("host/a@b", "") == "host/a@b"); // an '@' in the path is no user info
 }
 
 TEST_CASE("percent_encode keeps unreserved characters only", "[url]") {

@@ -1,5 +1,6 @@
-// The session's reconnect schedule, without timers: capped exponential backoff with
-// jitter. Internal; deterministic for a given seed, so tests can pin it.
+// The wait between attempts, without timers: capped exponential backoff with jitter (see
+// backoff_options). The session's reconnects, the REST client's retries and the stream's
+// history reads all use it. Internal; deterministic for a given seed, so tests can pin it.
 #ifndef ATOMCLOUD_DETAIL_BACKOFF_HPP
 #define ATOMCLOUD_DETAIL_BACKOFF_HPP
 
@@ -13,7 +14,7 @@
 
 namespace atomcloud::detail {
 
-/// Delays between connection attempts.
+/// Delays between attempts.
 ///
 /// The n-th delay after a reset (n = 0, 1, ...) is
 ///   min(initial_delay * multiplier^n, max_delay) * (1 + jitter * u),  u uniform in [-1, 1),
@@ -23,7 +24,7 @@ namespace atomcloud::detail {
 /// initial_delay counts as initial_delay, negative durations as zero.
 class backoff {
 public:
-    backoff(const reconnect_options& opts, std::uint64_t seed)
+    backoff(const backoff_options& opts, std::uint64_t seed)
         : initial_(std::max(opts.initial_delay.count(), std::chrono::milliseconds::rep(0))),
           max_(std::max(opts.max_delay.count(), initial_)),
           multiplier_(std::isfinite(opts.multiplier) ? std::max(opts.multiplier, 1.0) : 1.0),
@@ -32,8 +33,11 @@ public:
 
     /// The delay before the next attempt; each call counts one more failure.
     std::chrono::milliseconds next() {
-        double base = static_cast<double>(initial_) * std::pow(multiplier_, failures_);
-        base = std::min(base, static_cast<double>(max_));
+        // After many failures pow() is +inf: the cap holds it (and 0 * inf is no delay).
+        double base =
+            initial_ == 0 ? 0.0 : static_cast<double>(initial_) * std::pow(multiplier_, failures_);
+        if (!(base < static_cast<double>(max_)))
+            base = static_cast<double>(max_);
         ++failures_;
         // u in [-1, 1) from 53 random bits: the same sequence on every platform.
         const double u = static_cast<double>(rng_() >> 11) * 0x1.0p-53 * 2.0 - 1.0;

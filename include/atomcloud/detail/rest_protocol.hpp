@@ -1,10 +1,12 @@
 // The HTTPS API without sockets: request targets, time formats, response parsing, the
-// retry classification and the backoff schedule. Internal; unit-tested on its own.
+// retry classification (the wait between retries is detail/backoff.hpp's). Internal; unit-tested on
+// its own.
 #ifndef ATOMCLOUD_DETAIL_REST_PROTOCOL_HPP
 #define ATOMCLOUD_DETAIL_REST_PROTOCOL_HPP
 
 #include <atomcloud/config.hpp>
 #include <atomcloud/detail/config.hpp>
+#include <atomcloud/detail/time.hpp>
 #include <atomcloud/error.hpp>
 #include <atomcloud/logger.hpp>
 #include <atomcloud/models.hpp>
@@ -32,28 +34,6 @@ ATOMCLOUD_DECL std::string device_state_target(std::string_view prefix, std::int
 ATOMCLOUD_DECL std::string packets_target(std::string_view prefix, std::int64_t org_id,
                                           std::string_view number, const history_query& q,
                                           std::chrono::minutes utc_offset);
-
-// ---------------------------------------------------------------------------------------
-// Times.
-
-/// "yyyy-MM-dd hh:mm:ss" of `t` (truncated to the second) in the time zone `utc_offset`.
-ATOMCLOUD_DECL std::string format_query_time(std::chrono::system_clock::time_point t,
-                                             std::chrono::minutes utc_offset);
-
-/// Parses an API time: "yyyy-MM-ddThh:mm:ss[.f...](Z|+hh:mm|-hh:mm|+hhmm|+hh)". A space
-/// may stand for the 'T'; 1 to 9 fractional digits (beyond 6 truncated); without an
-/// offset the time is taken to be in `default_offset`. Returns false if malformed.
-ATOMCLOUD_DECL bool parse_api_time(std::string_view text, std::chrono::minutes default_offset,
-                                   packet_time& out, std::chrono::minutes& offset) noexcept;
-
-/// Days since 1970-01-01 of a proleptic Gregorian date, and back.
-ATOMCLOUD_DECL std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept;
-struct civil_date {
-    std::int64_t year;
-    unsigned month;
-    unsigned day;
-};
-ATOMCLOUD_DECL civil_date civil_from_days(std::int64_t days) noexcept;
 
 // ---------------------------------------------------------------------------------------
 // Responses. Each parse_* function checks the HTTP status, the JSON envelope and `code`,
@@ -87,6 +67,12 @@ struct parse_context {
     const logger* log = nullptr;
 };
 
+/// Reads the API's envelope `{"code": ..., "message": ..., "data": ...}` of any answer
+/// (a refused WebSocket upgrade, say): when `body` is one, its code goes to
+/// diag.api_code() and its message, with `token` redacted, to diag.server_message();
+/// otherwise diag is left as it was. The parse_* functions read the envelope the same way.
+ATOMCLOUD_DECL void read_envelope(std::string_view body, std::string_view token, diagnostics& diag);
+
 ATOMCLOUD_DECL std::vector<org> parse_orgs(int http_status, std::string_view body,
                                            const parse_context& ctx, diagnostics& diag,
                                            error_code& ec);
@@ -115,12 +101,6 @@ ATOMCLOUD_DECL bool is_transient(const error_code& ec, int http_status) noexcept
 /// True for errors that mean "the server closed this connection": what a reused idle
 /// keep-alive connection reports when the server dropped it meanwhile.
 ATOMCLOUD_DECL bool is_connection_closed(const error_code& ec) noexcept;
-
-/// The wait before attempt `attempt + 1` (attempt >= 1 failed attempts so far):
-/// initial_backoff * multiplier^(attempt-1), capped at max_backoff. A multiplier below 1
-/// counts as 1.
-ATOMCLOUD_DECL std::chrono::milliseconds backoff_delay(const retry_options& opts,
-                                                       unsigned attempt) noexcept;
 
 } // namespace atomcloud::detail
 

@@ -131,7 +131,8 @@ public:
     /// The options the machine decides with (from config).
     struct options {
         timeout_options timeouts;
-        reconnect_options reconnect;
+        backoff_options reconnect;
+        std::chrono::milliseconds healthy_after{std::chrono::seconds(10)};
         std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};
         health_check health = health_check::ping;
         std::chrono::milliseconds close_timeout{std::chrono::seconds(1)};
@@ -143,6 +144,7 @@ public:
             options o;
             o.timeouts = cfg.timeouts;
             o.reconnect = cfg.session.reconnect;
+            o.healthy_after = cfg.session.healthy_after;
             o.idle_timeout = cfg.session.idle_timeout;
             o.health = cfg.session.health;
             o.close_timeout = cfg.session.close_timeout;
@@ -509,7 +511,7 @@ private:
         if (phase_ == session_phase::open || phase_ == session_phase::closing) {
             // A link that was up: healthy enough to start the backoff over? If not, it
             // counts as one more failed attempt.
-            if (delivered_ || now - up_since_ >= opts_.reconnect.healthy_after) {
+            if (delivered_ || now - up_since_ >= opts_.healthy_after) {
                 backoff_.reset();
                 failed_attempts_ = 0;
             } else if (!stopping_) {

@@ -299,29 +299,11 @@ private:
     }
 
     tls_attempt attempt_read(boost::asio::mutable_buffer b) {
-        if (b.size() == 0)
-            return {};
-        if (!handshaken_)
-            return {tls_attempt::next::done, boost::asio::error::not_connected, 0};
-        before_call();
-        std::size_t n = 0;
-        const int r = ::SSL_read_ex(ssl_, b.data(), b.size(), &n);
-        if (r == 1)
-            return {tls_attempt::next::done, {}, n};
-        return after_call(r);
+        return attempt_io(b, &::SSL_read_ex);
     }
 
     tls_attempt attempt_write(boost::asio::const_buffer b) {
-        if (b.size() == 0)
-            return {};
-        if (!handshaken_)
-            return {tls_attempt::next::done, boost::asio::error::not_connected, 0};
-        before_call();
-        std::size_t n = 0;
-        const int r = ::SSL_write_ex(ssl_, b.data(), b.size(), &n);
-        if (r == 1)
-            return {tls_attempt::next::done, {}, n};
-        return after_call(r);
+        return attempt_io(b, &::SSL_write_ex);
     }
 
     // Connects OpenSSL to the socket, once, and makes the socket non-blocking.
@@ -347,6 +329,21 @@ private:
         ::SSL_set_bio(ssl_, bio, bio); // one reference, taken by the SSL object
         attached_ = true;
         return true;
+    }
+
+    // One SSL_read_ex or SSL_write_ex call on the bytes of `b`.
+    template <class Buffer, class Call>
+    tls_attempt attempt_io(Buffer b, Call call) {
+        if (b.size() == 0)
+            return {};
+        if (!handshaken_)
+            return {tls_attempt::next::done, boost::asio::error::not_connected, 0};
+        before_call();
+        std::size_t n = 0;
+        const int r = call(ssl_, b.data(), b.size(), &n);
+        if (r == 1)
+            return {tls_attempt::next::done, {}, n};
+        return after_call(r);
     }
 
     void before_call() noexcept {

@@ -2,6 +2,7 @@
 #define ATOMCLOUD_IMPL_CONFIG_IPP
 
 #include <atomcloud/config.hpp>
+#include <atomcloud/detail/endpoint.hpp>
 
 #include <cstdlib>
 
@@ -22,6 +23,13 @@ ATOMCLOUD_DECL config config::from_env() {
     read("no_proxy", cfg.no_proxy);
     read("NO_PROXY", cfg.no_proxy);
     return cfg;
+}
+
+ATOMCLOUD_DECL error_code validate_config(const config& cfg, std::string& what) {
+    error_code ec = detail::check_session_settings(cfg, what);
+    if (!ec)
+        detail::make_endpoint(cfg, ec, what);
+    return ec;
 }
 
 } // namespace atomcloud

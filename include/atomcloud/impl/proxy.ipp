@@ -2,8 +2,12 @@
 #define ATOMCLOUD_IMPL_PROXY_IPP
 
 #include <atomcloud/config.hpp>
+#include <atomcloud/detail/ascii.hpp>
 #include <atomcloud/detail/proxy.hpp>
 #include <atomcloud/detail/ws_handshake.hpp>
+
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
 
 #include <algorithm>
 
@@ -22,50 +26,20 @@ inline bool iequals(std::string_view a, std::string_view b) noexcept {
            });
 }
 
-// Percent-decoding; false on a bad escape.
-inline bool percent_decode(std::string_view in, std::string& out) {
-    out.clear();
-    for (std::size_t i = 0; i < in.size(); ++i) {
-        if (in[i] != '%') {
-            out += in[i];
-            continue;
-        }
-        if (i + 2 >= in.size())
-            return false;
-        const int hi = hex_value(in[i + 1]);
-        const int lo = hex_value(in[i + 2]);
-        if (hi < 0 || lo < 0)
-            return false;
-        out += static_cast<char>(hi * 16 + lo);
-        i += 2;
-    }
-    return true;
-}
-
 inline bool host_char(char c) noexcept {
     return ascii_alnum(c) || c == '-' || c == '.' || c == '_';
-}
-
-// Splits host[:port] or [v6][:port] (split_authority) and checks the host's characters;
-// false when malformed. `port` is empty when absent.
-inline bool split_host_port(std::string_view s, std::string& host, std::string_view& port) {
-    if (!split_authority(s, host, port))
-        return false;
-    if (!s.empty() && s.front() == '[')
-        return std::all_of(host.begin(), host.end(),
-                           [](char c) { return hex_value(c) >= 0 || c == ':' || c == '.'; });
-    return !host.empty() && std::all_of(host.begin(), host.end(), host_char);
 }
 
 } // namespace proxy_impl
 
 ATOMCLOUD_DECL std::string proxy_endpoint::address() const {
-    return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + port;
+    return base_url{host, port, {}}.authority();
 }
 
 ATOMCLOUD_DECL std::optional<proxy_endpoint> parse_proxy_url(std::string_view url, error_code& ec,
                                                              std::string& what) {
     using namespace proxy_impl;
+    namespace urls = boost::urls;
     ec = {};
     auto fail = [&](std::string why) -> std::optional<proxy_endpoint> {
         ec = make_error_code(client_errc::invalid_config);
@@ -74,47 +48,72 @@ ATOMCLOUD_DECL std::optional<proxy_endpoint> parse_proxy_url(std::string_view ur
     };
     if (url.empty())
         return std::nullopt;
-    std::string_view rest = url;
-    if (const std::size_t sep = rest.find("://"); sep != std::string_view::npos) {
-        const std::string_view scheme = rest.substr(0, sep);
+    std::string text(url);
+    if (const std::size_t sep = text.find("://"); sep != std::string::npos) {
+        const std::string_view scheme = std::string_view(text).substr(0, sep);
         if (iequals(scheme, "https"))
             return fail("https:// proxies (TLS to the proxy) are not supported; use http://");
         if (!iequals(scheme, "http"))
             return fail("only http:// proxies are supported (HTTP CONNECT)");
-        rest.remove_prefix(sep + 3);
+    } else {
+        text.insert(0, "http://"); // the scheme may be left out
     }
-    // The credentials may hold any of the delimiters below but '@' (percent-encoded).
-    std::string_view userinfo;
-    const std::size_t at = rest.rfind('@');
-    if (at != std::string_view::npos) {
-        userinfo = rest.substr(0, at);
-        rest.remove_prefix(at + 1);
+    // A password may hold a bare '@' (as curl allows): only the last one ends the user
+    // info, the others are escaped before the URL is parsed.
+    const std::size_t authority_start = text.find("://") + 3;
+    const std::size_t at = text.rfind('@');
+    if (at != std::string::npos && at > authority_start &&
+        text.find_first_of("/?#", authority_start) > at) {
+        std::size_t last = at;
+        for (std::size_t i = text.find('@', authority_start); i < last; i = text.find('@', i + 3)) {
+            text.replace(i, 1, "%40");
+            last += 2;
+        }
     }
-    const std::size_t end = rest.find_first_of("/?#");
-    std::string_view authority = rest.substr(0, end);
-    if (end != std::string_view::npos && rest.substr(end) != "/")
+    const auto parsed = urls::parse_uri(urls::string_view(text.data(), text.size()));
+    if (!parsed) {
+        // Tell a bad escape in the credentials from the rest, without showing either.
+        const std::size_t last_at = text.rfind('@');
+        const std::string_view userinfo =
+            last_at != std::string::npos && last_at > authority_start
+                ? std::string_view(text).substr(authority_start, last_at - authority_start)
+                : std::string_view();
+        for (std::size_t i = userinfo.find('%'); i != std::string_view::npos;
+             i = userinfo.find('%', i + 1))
+            if (i + 2 >= userinfo.size() || hex_value(userinfo[i + 1]) < 0 ||
+                hex_value(userinfo[i + 2]) < 0)
+                return fail("bad percent-encoding in the credentials");
+        return fail("expected http://[user:password@]host[:port]");
+    }
+    const urls::url_view& u = *parsed;
+    if (u.has_query() || u.has_fragment() || !(u.encoded_path().empty() || u.encoded_path() == "/"))
         return fail("expected http://[user:password@]host[:port], without a path, query or "
                     "fragment");
-    if (authority.find('@') != std::string_view::npos)
-        return fail("malformed credentials");
     proxy_endpoint out;
-    std::string_view port;
-    if (!split_host_port(authority, out.host, port))
+    switch (u.host_type()) {
+    case urls::host_type::name:
+        out.host = std::string(u.encoded_host());
+        if (out.host.empty() || !std::all_of(out.host.begin(), out.host.end(), host_char))
+            return fail("expected http://[user:password@]host[:port]");
+        break;
+    case urls::host_type::ipv4:
+    case urls::host_type::ipv6:
+        out.host = std::string(u.encoded_host_address());
+        break;
+    default:
         return fail("expected http://[user:password@]host[:port]");
-    if (port.empty()) {
+    }
+    if (!u.has_port()) {
         out.port = "80";
     } else {
-        out.port = canonical_port(port);
+        const auto port = u.port();
+        out.port = canonical_port(std::string_view(port.data(), port.size()));
         if (out.port.empty())
             return fail("the port must be a number from 1 to 65535");
     }
-    if (at != std::string_view::npos) {
-        const std::size_t colon = userinfo.find(':');
-        std::string user, password;
-        if (!percent_decode(userinfo.substr(0, colon), user) ||
-            (colon != std::string_view::npos &&
-             !percent_decode(userinfo.substr(colon + 1), password)))
-            return fail("bad percent-encoding in the credentials");
+    if (u.has_userinfo()) {
+        const std::string user = u.user();
+        const std::string password = u.password();
         if (user.empty())
             return fail("the credentials have no user name");
         if (user.find(':') != std::string::npos)
@@ -216,9 +215,7 @@ ATOMCLOUD_DECL std::optional<proxy_endpoint> proxy_for(const config& cfg, const 
 ATOMCLOUD_DECL std::string proxy_connect_request(const base_url& target,
                                                  const proxy_endpoint& proxy,
                                                  std::string_view user_agent) {
-    const std::string authority =
-        (target.host.find(':') != std::string::npos ? "[" + target.host + "]" : target.host) + ":" +
-        target.port;
+    const std::string authority = target.authority();
     std::string out = "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n";
     if (!proxy.authorization.empty())
         out += "Proxy-Authorization: " + proxy.authorization + "\r\n";

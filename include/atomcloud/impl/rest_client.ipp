@@ -1,7 +1,9 @@
 #ifndef ATOMCLOUD_IMPL_REST_CLIENT_IPP
 #define ATOMCLOUD_IMPL_REST_CLIENT_IPP
 
+#include <atomcloud/detail/backoff.hpp>
 #include <atomcloud/detail/connect.hpp>
+#include <atomcloud/detail/endpoint.hpp>
 #include <atomcloud/detail/latency_window.hpp>
 #include <atomcloud/detail/proxy.hpp>
 #include <atomcloud/detail/rest_protocol.hpp>
@@ -74,17 +76,11 @@ class rest_client_impl : public std::enable_shared_from_this<rest_client_impl> {
 public:
     rest_client_impl(rest_net::any_io_executor executor, config c)
         : ex(std::move(executor)), cfg(std::move(c)) {
-        if (setup_ec = check_header_values(cfg.token, cfg.user_agent, setup_what); setup_ec)
+        auto where = make_endpoint(cfg, setup_ec, setup_what);
+        if (!where)
             return;
-        url = parse_base_url(cfg.base_url, setup_ec);
-        if (setup_ec) {
-            setup_what = "invalid base URL '" + redact(cfg.base_url, cfg.token) +
-                         "': expected https://host[:port][/path-prefix]";
-            return;
-        }
-        proxy = proxy_for(cfg, *url, setup_ec, setup_what);
-        if (setup_ec)
-            return;
+        url = std::move(where->url);
+        proxy = std::move(where->proxy);
         error_code ec;
         std::string what;
         tls = make_tls_context(cfg.tls, ec, what);
@@ -248,7 +244,12 @@ public:
     rest_request_base(std::shared_ptr<rest_client_impl> client, std::string target,
                       diagnostics* user_diag)
         : client_(std::move(client)), target_(std::move(target)), user_diag_(user_diag),
-          timer_(client_->ex) {}
+          timer_(client_->ex),
+          // Requests started together (many clients after an outage) spread their retries.
+          backoff_(client_->cfg.retry.backoff,
+                   reinterpret_cast<std::uintptr_t>(this) ^
+                       static_cast<std::uint64_t>(
+                           std::chrono::steady_clock::now().time_since_epoch().count())) {}
 
     ~rest_request_base() override { client_->active.erase(this); }
 
@@ -519,7 +520,7 @@ private:
         const unsigned max_attempts = std::max(1u, cfg().retry.max_attempts);
         if (!is_transient(ec, http_status) || attempt_ >= max_attempts || client_->shut_down)
             return finish(ec);
-        const auto delay = backoff_delay(cfg().retry, attempt_);
+        const auto delay = backoff_.next();
         ++client_->stats.retries;
         if (cfg().log.enabled(log_level::info))
             cfg().log.log(log_level::info, "GET " + redacted_target() + ": " + ec.message() +
@@ -573,6 +574,7 @@ private:
     diagnostics* user_diag_;
     rest_net::cancellation_slot slot_;
     rest_net::steady_timer timer_;
+    backoff backoff_;
 
     phase phase_ = phase::starting;
     bool cancelled_ = false;

@@ -55,6 +55,9 @@ ATOMCLOUD_DECL std::string packets_target(std::string_view prefix, std::int64_t 
     std::string out = orgs_target(prefix) + '/' + std::to_string(org_id) + "/devicepacket/" +
                       percent_encode(number);
     char sep = '?';
+    auto query_time = [utc_offset](std::chrono::system_clock::time_point t) {
+        return format_api_time(std::chrono::floor<std::chrono::microseconds>(t), utc_offset);
+    };
     auto add = [&](const char* name, const std::string& value) {
         out += sep;
         out += name;
@@ -67,160 +70,10 @@ ATOMCLOUD_DECL std::string packets_target(std::string_view prefix, std::int64_t 
     if (q.limit)
         add("limit", std::to_string(*q.limit));
     if (q.start)
-        add("start", percent_encode(format_query_time(*q.start, utc_offset)));
+        add("start", percent_encode(query_time(*q.start)));
     if (q.end)
-        add("end", percent_encode(format_query_time(*q.end, utc_offset)));
+        add("end", percent_encode(query_time(*q.end)));
     return out;
-}
-
-// ---------------------------------------------------------------------------------------
-// Times
-
-// Proleptic Gregorian calendar <-> day numbers (the well-known era-based algorithms).
-ATOMCLOUD_DECL std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept {
-    y -= m <= 2 ? 1 : 0;
-    const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const auto yoe = static_cast<unsigned>(y - era * 400);
-    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
-
-ATOMCLOUD_DECL civil_date civil_from_days(std::int64_t z) noexcept {
-    z += 719468;
-    const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const auto doe = static_cast<unsigned>(z - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-    const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-    return {y + (m <= 2 ? 1 : 0), m, d};
-}
-
-ATOMCLOUD_DECL std::string format_query_time(std::chrono::system_clock::time_point t,
-                                             std::chrono::minutes utc_offset) {
-    using namespace std::chrono;
-    const auto local = floor<seconds>(t) + utc_offset;
-    const std::int64_t secs = local.time_since_epoch().count();
-    std::int64_t days = secs / 86400;
-    std::int64_t rem = secs % 86400;
-    if (rem < 0) {
-        rem += 86400;
-        --days;
-    }
-    const civil_date date = civil_from_days(days);
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02u %02d:%02d:%02d",
-                  static_cast<long long>(date.year), date.month, date.day,
-                  static_cast<int>(rem / 3600), static_cast<int>(rem / 60 % 60),
-                  static_cast<int>(rem % 60));
-    return buf;
-}
-
-namespace time_impl {
-
-// Reads exactly n decimal digits at text[pos], advancing pos.
-inline bool read_digits(std::string_view text, std::size_t& pos, std::size_t n,
-                        unsigned& out) noexcept {
-    if (text.size() < pos + n)
-        return false;
-    out = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-        const char c = text[pos + i];
-        if (c < '0' || c > '9')
-            return false;
-        out = out * 10 + static_cast<unsigned>(c - '0');
-    }
-    pos += n;
-    return true;
-}
-
-inline bool expect(std::string_view text, std::size_t& pos, char c) noexcept {
-    if (pos >= text.size() || text[pos] != c)
-        return false;
-    ++pos;
-    return true;
-}
-
-inline unsigned days_in_month(unsigned y, unsigned m) noexcept {
-    static constexpr unsigned days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (m == 2 && (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
-        return 29;
-    return days[m - 1];
-}
-
-} // namespace time_impl
-
-ATOMCLOUD_DECL bool parse_api_time(std::string_view text, std::chrono::minutes default_offset,
-                                   packet_time& out, std::chrono::minutes& offset) noexcept {
-    using namespace time_impl;
-    std::size_t pos = 0;
-    unsigned year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
-    if (!read_digits(text, pos, 4, year) || !expect(text, pos, '-') ||
-        !read_digits(text, pos, 2, month) || !expect(text, pos, '-') ||
-        !read_digits(text, pos, 2, day))
-        return false;
-    if (pos >= text.size() || (text[pos] != 'T' && text[pos] != 't' && text[pos] != ' '))
-        return false;
-    ++pos;
-    if (!read_digits(text, pos, 2, hour) || !expect(text, pos, ':') ||
-        !read_digits(text, pos, 2, minute) || !expect(text, pos, ':') ||
-        !read_digits(text, pos, 2, second))
-        return false;
-    if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 ||
-        minute > 59 || second > 60)
-        return false;
-    std::int64_t micros = 0;
-    if (pos < text.size() && text[pos] == '.') {
-        ++pos;
-        std::size_t digits = 0;
-        while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
-            if (digits < 6)
-                micros = micros * 10 + (text[pos] - '0');
-            ++digits;
-            ++pos;
-        }
-        if (digits == 0 || digits > 9)
-            return false;
-        for (std::size_t i = digits; i < 6; ++i)
-            micros *= 10;
-    }
-    std::chrono::minutes off = default_offset;
-    if (pos < text.size()) {
-        const char c = text[pos];
-        if (c == 'Z' || c == 'z') {
-            off = std::chrono::minutes(0);
-            ++pos;
-        } else if (c == '+' || c == '-') {
-            ++pos;
-            unsigned oh = 0, om = 0;
-            if (!read_digits(text, pos, 2, oh))
-                return false;
-            if (pos < text.size()) {
-                if (text[pos] == ':')
-                    ++pos;
-                if (!read_digits(text, pos, 2, om))
-                    return false;
-            }
-            if (oh > 23 || om > 59)
-                return false;
-            const int total = static_cast<int>(oh * 60 + om);
-            off = std::chrono::minutes(c == '-' ? -total : total);
-        } else {
-            return false;
-        }
-    }
-    if (pos != text.size())
-        return false;
-    const std::int64_t days = days_from_civil(year, month, day);
-    const std::int64_t local_seconds =
-        days * 86400 + static_cast<std::int64_t>(hour) * 3600 + minute * 60 + second;
-    const std::int64_t utc_seconds = local_seconds - static_cast<std::int64_t>(off.count()) * 60;
-    out = packet_time(std::chrono::microseconds(utc_seconds * 1000000 + micros));
-    offset = off;
-    return true;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1048,6 +901,42 @@ private:
     unsigned emitted_ = 0; // bytes of U+FFFD given out so far
 };
 
+// ---- The envelope, whatever the data
+
+// Parses `body` through `handler` (data into its reader); true when it is valid JSON.
+// Ill-formed UTF-8 in a string (a GBK message, say) gets a second reading with the bad
+// sequences as U+FFFD rather than lose the server's code and message. When the body is an
+// envelope, its code and message (token redacted) go to `diag`.
+template <class Reader>
+bool parse_envelope(std::string_view body, std::string_view token, Reader& reader,
+                    envelope_handler<Reader>& handler, diagnostics& diag, bool& is_envelope) {
+    const char* const first = body.data();
+    const char* const last = first + body.size();
+    bool parsed = json::sax_parse(first, last, &handler);
+    if (!parsed && handler.utf8_error()) {
+        reader.reset();
+        handler = envelope_handler<Reader>(reader);
+        parsed = json::sax_parse(utf8_repairing_iterator(first, last),
+                                 utf8_repairing_iterator(last, last), &handler);
+    }
+    is_envelope = parsed && handler.top_is_object() && handler.has_code();
+    if (is_envelope) {
+        diag.set_api_code(handler.code());
+        if (handler.has_message())
+            diag.set_server_message(redact(std::move(handler.message()), token));
+    }
+    return parsed;
+}
+
+// The reader of an envelope whose data nobody wants.
+struct no_data_reader {
+    void reset() noexcept {}
+    void begin() noexcept {}
+    void value(const sax_value&) noexcept {}
+    void key(std::string_view) noexcept {}
+    void end() noexcept {}
+};
+
 // ---- The whole response
 
 // Parses the body into `reader`; checks the HTTP status, the JSON and the envelope.
@@ -1061,24 +950,8 @@ bool read_response(int http_status, std::string_view body, const parse_context& 
     diag.set_http_status(http_status);
 
     envelope_handler<Reader> handler(reader);
-    const char* const first = body.data();
-    const char* const last = first + body.size();
-    bool parsed = json::sax_parse(first, last, &handler);
-    if (!parsed && handler.utf8_error()) {
-        // Ill-formed UTF-8 in a string (a GBK message, say): read it once more with the
-        // bad sequences as U+FFFD rather than lose the server's code and message.
-        reader.reset();
-        handler = envelope_handler<Reader>(reader);
-        parsed = json::sax_parse(utf8_repairing_iterator(first, last),
-                                 utf8_repairing_iterator(last, last), &handler);
-    }
-
-    const bool is_envelope = parsed && handler.top_is_object() && handler.has_code();
-    if (is_envelope) {
-        diag.set_api_code(handler.code());
-        if (handler.has_message())
-            diag.set_server_message(redact(std::move(handler.message()), ctx.token));
-    }
+    bool is_envelope = false;
+    const bool parsed = parse_envelope(body, ctx.token, reader, handler, diag, is_envelope);
     if (http_status != 200) {
         ec = make_error_code(client_errc::http_status);
         diag.set_client_message("HTTP status " + std::to_string(http_status) + " (expected 200)");
@@ -1120,6 +993,17 @@ auto guarded(error_code& ec, diagnostics& diag, Fn fn) -> decltype(fn()) {
     }
 }
 
+// For read_envelope: an envelope that cannot be read leaves diag as it was.
+template <class Fn>
+void guarded_void(Fn fn) {
+    try {
+        fn();
+    } catch (const std::bad_alloc&) {
+        throw;
+    } catch (const std::exception&) {
+    }
+}
+
 template <class T>
 std::vector<T> parse_list(int http_status, std::string_view body, const parse_context& ctx,
                           diagnostics& diag, error_code& ec) {
@@ -1132,6 +1016,16 @@ std::vector<T> parse_list(int http_status, std::string_view body, const parse_co
 }
 
 } // namespace parse_impl
+
+ATOMCLOUD_DECL void read_envelope(std::string_view body, std::string_view token,
+                                  diagnostics& diag) {
+    parse_impl::guarded_void([&] {
+        parse_impl::no_data_reader reader;
+        parse_impl::envelope_handler<parse_impl::no_data_reader> handler(reader);
+        bool is_envelope = false;
+        parse_impl::parse_envelope(body, token, reader, handler, diag, is_envelope);
+    });
+}
 
 ATOMCLOUD_DECL std::vector<org> parse_orgs(int http_status, std::string_view body,
                                            const parse_context& ctx, diagnostics& diag,
@@ -1201,17 +1095,6 @@ ATOMCLOUD_DECL bool is_transient(const error_code& ec, int http_status) noexcept
            ec == net::error::network_unreachable || ec == net::error::network_down ||
            ec == net::error::network_reset || ec == net::error::host_not_found_try_again ||
            ec == net::error::try_again;
-}
-
-ATOMCLOUD_DECL std::chrono::milliseconds backoff_delay(const retry_options& opts,
-                                                       unsigned attempt) noexcept {
-    const double cap = static_cast<double>(std::max<std::int64_t>(opts.max_backoff.count(), 0));
-    double delay = static_cast<double>(std::max<std::int64_t>(opts.initial_backoff.count(), 0));
-    const double m =
-        opts.multiplier >= 1.0 && std::isfinite(opts.multiplier) ? opts.multiplier : 1.0;
-    for (unsigned i = 1; i < attempt && delay < cap; ++i)
-        delay *= m;
-    return std::chrono::milliseconds(static_cast<std::int64_t>(std::min(delay, cap)));
 }
 
 } // namespace atomcloud::detail

@@ -15,8 +15,10 @@
 #ifndef ATOMCLOUD_IMPL_SESSION_IPP
 #define ATOMCLOUD_IMPL_SESSION_IPP
 
+#include <atomcloud/detail/endpoint.hpp>
 #include <atomcloud/detail/event_arena.hpp>
 #include <atomcloud/detail/proxy_connect.hpp>
+#include <atomcloud/detail/rest_protocol.hpp>
 #include <atomcloud/detail/send_queue.hpp>
 #include <atomcloud/detail/session_frames.hpp>
 #include <atomcloud/detail/session_fsm.hpp>
@@ -43,8 +45,6 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
-
-#include <nlohmann/json.hpp>
 
 #include <array>
 #include <cstring>
@@ -327,30 +327,18 @@ private:
     // Validates the config and builds what every connection shares.
     error_code prepare(diagnostics& d) {
         std::string what;
-        if (cfg_.token.empty()) {
-            d.set_client_message("config.token is empty");
-            return client_errc::invalid_config;
-        }
-        error_code ec = check_header_values(cfg_.token, cfg_.user_agent, what);
-        if (ec) {
-            d.set_client_message(what);
-            return ec;
-        }
-        if (!is_valid_nbiot_width(cfg_.session.nbiot_id_width)) {
-            d.set_client_message("config.session.nbiot_id_width must be 1 to 37");
-            return client_errc::invalid_config;
-        }
-        auto url = parse_base_url(cfg_.base_url, ec);
-        if (!url) {
-            d.set_client_message("config.base_url is not https://host[:port][/prefix]");
-            return ec;
-        }
-        url_ = std::move(*url);
-        log_url_ = websocket_url_for_log(url_, org_id_);
-        proxy_ = proxy_for(cfg_, url_, ec, what);
-        if (ec) {
-            d.set_client_message(what);
-            return ec;
+        error_code ec;
+        if (!endpoint_ready_) { // the config does not change: checked by the first run
+            ec = check_session_settings(cfg_, what);
+            auto where = ec ? std::nullopt : make_endpoint(cfg_, ec, what);
+            if (!where) {
+                d.set_client_message(what);
+                return ec;
+            }
+            url_ = std::move(where->url);
+            proxy_ = std::move(where->proxy);
+            log_url_ = websocket_url_for_log(url_, org_id_);
+            endpoint_ready_ = true;
         }
         if (!tls_) {
             tls_ = make_tls_context(cfg_.tls, ec, what);
@@ -642,15 +630,7 @@ private:
     diagnostics rejection_diagnostics(int status, const std::string& body) const {
         diagnostics d;
         d.set_http_status(status);
-        auto j = nlohmann::json::parse(body, nullptr, false);
-        if (!j.is_discarded() && j.is_object()) {
-            auto code = j.find("code");
-            if (code != j.end() && code->is_number_integer())
-                d.set_api_code(code->get<int>());
-            auto msg = j.find("message");
-            if (msg != j.end() && msg->is_string())
-                d.set_server_message(redact(msg->get<std::string>(), cfg_.token));
-        }
+        read_envelope(body, cfg_.token, d);
         const bool permanent = status >= 400 && status < 500 && status != 408 && status != 429;
         d.set_client_message("the server refused the WebSocket upgrade with HTTP " +
                              std::to_string(status) + (permanent ? "; not retrying" : ""));
@@ -941,6 +921,7 @@ private:
     base_url url_;
     std::string log_url_;
     std::optional<proxy_endpoint> proxy_; // the proxy to go through, if any
+    bool endpoint_ready_ = false;         // url_, log_url_ and proxy_ are set
     std::shared_ptr<boost::asio::ssl::context> tls_;
 
     session_fsm fsm_;

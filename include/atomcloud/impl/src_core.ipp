@@ -6,6 +6,7 @@
 
 #include <atomcloud/impl/config.ipp>
 #include <atomcloud/impl/device_id.ipp>
+#include <atomcloud/impl/endpoint.ipp>
 #include <atomcloud/impl/error.ipp>
 #include <atomcloud/impl/event_arena.ipp>
 #include <atomcloud/impl/events.ipp>
@@ -14,6 +15,7 @@
 #include <atomcloud/impl/metrics.ipp>
 #include <atomcloud/impl/payload.ipp>
 #include <atomcloud/impl/proxy.ipp>
+#include <atomcloud/impl/time.ipp>
 #include <atomcloud/impl/tls.ipp>
 #include <atomcloud/impl/url.ipp>
 

@@ -378,7 +378,7 @@ public:
 
 private:
     struct entry {
-        entry(const stream_cursor& c, const reconnect_options& retry, std::uint64_t seed)
+        entry(const stream_cursor& c, const backoff_options& retry, std::uint64_t seed)
             : sync(c), committed(c), backoff(retry, seed) {}
         std::string key;
         device_sync sync;

@@ -1,44 +1,31 @@
 #ifndef ATOMCLOUD_IMPL_URL_IPP
 #define ATOMCLOUD_IMPL_URL_IPP
 
+#include <atomcloud/detail/ascii.hpp>
 #include <atomcloud/detail/url.hpp>
+#include <atomcloud/logger.hpp>
+
+#include <boost/url/encode.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
+#include <boost/url/scheme.hpp>
+#include <boost/url/url_view.hpp>
+
+#include <charconv>
+#include <cstdint>
 
 namespace atomcloud::detail {
 
-ATOMCLOUD_DECL bool split_authority(std::string_view authority, std::string& host,
-                                    std::string_view& port) {
-    port = {};
-    if (!authority.empty() && authority.front() == '[') {
-        const std::size_t close = authority.find(']');
-        if (close == std::string_view::npos || close == 1)
-            return false;
-        host = std::string(authority.substr(1, close - 1));
-        const std::string_view after = authority.substr(close + 1);
-        if (after.empty())
-            return true;
-        if (after.front() != ':')
-            return false;
-        port = after.substr(1);
-        return !port.empty();
-    }
-    const std::size_t colon = authority.find(':');
-    host = std::string(authority.substr(0, colon));
-    if (colon == std::string_view::npos)
-        return true;
-    port = authority.substr(colon + 1);
-    return !port.empty();
-}
-
 ATOMCLOUD_DECL std::string canonical_port(std::string_view text) {
-    if (text.empty() || text.size() > 5)
+    std::uint16_t value = 0;
+    const char* const last = text.data() + text.size();
+    // Digits only: from_chars alone would take a leading '-'.
+    if (text.empty() || text.size() > 5 || !ascii_digit(text.front()))
         return {};
-    unsigned value = 0;
-    for (char c : text) {
-        if (!ascii_digit(c))
-            return {};
-        value = value * 10 + static_cast<unsigned>(c - '0');
-    }
-    return value == 0 || value > 65535 ? std::string() : std::to_string(value);
+    const auto [end, err] = std::from_chars(text.data(), last, value);
+    if (err != std::errc() || end != last || value == 0)
+        return {};
+    return std::to_string(value);
 }
 
 ATOMCLOUD_DECL std::string base_url::host_header() const {
@@ -46,6 +33,10 @@ ATOMCLOUD_DECL std::string base_url::host_header() const {
     if (port != "443")
         out += ":" + port;
     return out;
+}
+
+ATOMCLOUD_DECL std::string base_url::authority() const {
+    return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + port;
 }
 
 ATOMCLOUD_DECL bool base_url::host_is_ip() const noexcept {
@@ -60,39 +51,49 @@ ATOMCLOUD_DECL bool base_url::host_is_ip() const noexcept {
 }
 
 ATOMCLOUD_DECL std::optional<base_url> parse_base_url(std::string_view url, error_code& ec) {
+    namespace urls = boost::urls;
     auto fail = [&ec]() -> std::optional<base_url> {
         ec = make_error_code(client_errc::invalid_base_url);
         return std::nullopt;
     };
-    std::string_view rest;
-    for (std::string_view scheme : {"https://", "wss://"}) {
-        if (url.size() >= scheme.size()) {
-            bool same = true;
-            for (std::size_t i = 0; i < scheme.size(); ++i)
-                if (ascii_lower(url[i]) != scheme[i])
-                    same = false;
-            if (same) {
-                rest = url.substr(scheme.size());
-                break;
-            }
-        }
-    }
-    if (rest.empty())
+    const auto parsed = urls::parse_uri(urls::string_view(url.data(), url.size()));
+    if (!parsed)
         return fail();
-    if (rest.find_first_of("?#@ \t\r\n") != std::string_view::npos)
+    const urls::url_view& u = *parsed;
+    if (u.scheme_id() != urls::scheme::https && u.scheme_id() != urls::scheme::wss)
         return fail();
-
-    const std::size_t slash = rest.find('/');
-    std::string_view authority = rest.substr(0, slash);
-    std::string_view path =
-        slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
-
+    if (u.has_userinfo() || u.has_query() || u.has_fragment())
+        return fail();
     base_url out;
-    std::string_view port;
-    if (!split_authority(authority, out.host, port) || out.host.empty())
+    switch (u.host_type()) {
+    case urls::host_type::name:
+        // A percent-encoded name would be decoded differently by DNS, SNI and the Host
+        // header: refused.
+        if (u.encoded_host().find('%') != urls::string_view::npos)
+            return fail();
+        out.host = std::string(u.encoded_host());
+        break;
+    case urls::host_type::ipv4:
+    case urls::host_type::ipv6:
+        out.host = std::string(u.encoded_host_address());
+        break;
+    default: // none, IPvFuture
         return fail();
-    out.port = port.empty() ? std::string("443") : canonical_port(port);
-    if (out.port.empty())
+    }
+    if (out.host.empty())
+        return fail();
+    if (u.has_port()) {
+        const auto port = u.port();
+        out.port = canonical_port(std::string_view(port.data(), port.size()));
+        if (out.port.empty())
+            return fail();
+    } else {
+        out.port = "443";
+    }
+    std::string_view path(u.encoded_path().data(), u.encoded_path().size());
+    // After an authority the path is empty or starts with '/'; Boost.URL 1.81 lets a port
+    // end at its first non-digit ("host:12a"), the rest becoming such a path.
+    if (!path.empty() && path.front() != '/')
         return fail();
     while (!path.empty() && path.back() == '/')
         path.remove_suffix(1);
@@ -101,21 +102,20 @@ ATOMCLOUD_DECL std::optional<base_url> parse_base_url(std::string_view url, erro
     return out;
 }
 
+ATOMCLOUD_DECL std::string url_for_display(std::string_view url, std::string_view token) {
+    std::string shown(url);
+    const auto scheme = shown.find("://");
+    const auto host_start = scheme == std::string::npos ? 0 : scheme + 3;
+    const auto host_end = shown.find_first_of("/?#", host_start);
+    const auto at = shown.rfind('@', host_end == std::string::npos ? shown.size() : host_end);
+    if (at != std::string::npos && at >= host_start)
+        shown.replace(host_start, at - host_start, "***");
+    return redact(std::move(shown), token);
+}
+
 ATOMCLOUD_DECL std::string percent_encode(std::string_view text) {
-    static constexpr char digits[] = "0123456789ABCDEF";
-    std::string out;
-    out.reserve(text.size());
-    for (char ch : text) {
-        const auto c = static_cast<unsigned char>(ch);
-        if (ascii_alnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-            out += ch;
-        } else {
-            out += '%';
-            out += digits[c >> 4];
-            out += digits[c & 0x0f];
-        }
-    }
-    return out;
+    return boost::urls::encode(boost::urls::string_view(text.data(), text.size()),
+                               boost::urls::unreserved_chars);
 }
 
 ATOMCLOUD_DECL bool is_valid_header_value(std::string_view value) noexcept {

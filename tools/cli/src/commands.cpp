@@ -1,9 +1,5 @@
 #include "commands.hpp"
 
-#include <atomcloud/detail/proxy.hpp>
-#include <atomcloud/detail/rest_protocol.hpp>
-#include <atomcloud/detail/url.hpp>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -34,24 +30,8 @@ std::chrono::milliseconds to_milliseconds(double seconds) {
     return std::chrono::milliseconds(std::llround(seconds * 1000));
 }
 
-namespace {
-
 // ----------------------------------------------------------------------------------------
 // Configuration and errors
-
-// The base URL as it may be shown: user-info ("user:password@") and the token hidden.
-std::string shown_base_url(const std::string& url, const std::string& token) {
-    std::string shown = url;
-    const auto scheme = shown.find("://");
-    const auto host_start = scheme == std::string::npos ? 0 : scheme + 3;
-    const auto host_end = shown.find_first_of("/?#", host_start);
-    const auto at = shown.rfind('@', host_end == std::string::npos ? shown.size() : host_end);
-    if (at != std::string::npos && at >= host_start)
-        shown.replace(host_start, at - host_start, "***");
-    return redact(std::move(shown), token);
-}
-
-} // namespace
 
 config make_config(const global_options& g) {
     if (g.token.empty())
@@ -83,13 +63,12 @@ config make_config(const global_options& g) {
         if (all || l == log_level::warning)
             print(l, terminal_safe(m));
     };
-    error_code ec;
-    if (!detail::parse_base_url(cfg.base_url, ec))
-        throw usage_error("invalid --base-url '" + shown_base_url(cfg.base_url, cfg.token) +
-                          "': expected https://host[:port][/path-prefix]");
+    // The library's own checks, before any I/O: their text names the option and never
+    // holds the token nor the proxy's credentials.
     std::string what;
-    if (detail::parse_proxy_url(cfg.proxy, ec, what); ec)
-        throw usage_error(what); // never holds the credentials
+    if (const error_code ec = validate_config(cfg, what))
+        throw usage_error(ec == client_errc::invalid_base_url ? "invalid --base-url: " + what
+                                                              : what);
     return cfg;
 }
 
@@ -151,13 +130,12 @@ nbiot_id parse_nbiot(const std::string& text) {
 
 packet_time parse_time_option(const std::string& text, const char* option,
                               std::chrono::minutes utc_offset) {
-    packet_time t;
-    std::chrono::minutes offset{};
-    if (!detail::parse_api_time(text, utc_offset, t, offset))
+    const auto t = atomcloud::parse_time(text, utc_offset);
+    if (!t)
         throw usage_error(std::string("invalid ") + option + " '" + text +
                           "': expected \"YYYY-MM-DD hh:mm:ss\" (platform time, UTC+8) or ISO "
                           "8601 such as 2024-05-06T14:00:00+08:00");
-    return t;
+    return t->time;
 }
 
 namespace {
@@ -175,14 +153,13 @@ void check_history_number(const std::string& text) {
 
 std::chrono::system_clock::time_point parse_time(const std::string& text, const char* option,
                                                  std::chrono::minutes utc_offset) {
-    packet_time t;
-    std::chrono::minutes offset{};
     // The API's own format, "yyyy-MM-dd hh:mm:ss", in the platform's time zone.
-    if (text.size() != 19 || text[10] != ' ' ||
-        !detail::parse_api_time(text, utc_offset, t, offset))
+    const auto t = text.size() == 19 && text[10] == ' ' ? atomcloud::parse_time(text, utc_offset)
+                                                        : std::nullopt;
+    if (!t)
         throw usage_error(std::string("invalid ") + option + " '" + text +
                           "': expected \"YYYY-MM-DD hh:mm:ss\" (platform time, UTC+8)");
-    return std::chrono::time_point_cast<std::chrono::system_clock::duration>(t);
+    return std::chrono::time_point_cast<std::chrono::system_clock::duration>(t->time);
 }
 
 void print_json(const nlohmann::ordered_json& j) {

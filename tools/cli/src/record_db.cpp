@@ -1,6 +1,6 @@
 #include "record_db.hpp"
 
-#include <atomcloud/detail/rest_protocol.hpp>
+#include <atomcloud/time.hpp>
 
 #include <cstdio>
 #include <cstdlib>
@@ -102,25 +102,8 @@ std::int64_t to_unix_us(std::chrono::system_clock::time_point t) {
 }
 
 std::string iso_time(std::int64_t unix_us, std::chrono::minutes utc_offset) {
-    constexpr std::int64_t us_per_day = 86'400'000'000;
-    const std::int64_t local = unix_us + utc_offset.count() * 60'000'000;
-    std::int64_t days = local / us_per_day;
-    std::int64_t rest = local % us_per_day;
-    if (rest < 0) {
-        rest += us_per_day;
-        --days;
-    }
-    const auto date = detail::civil_from_days(days);
-    const std::int64_t secs = rest / 1'000'000;
-    const long off = static_cast<long>(utc_offset.count());
-    const long off_abs = std::labs(off);
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%06lld%c%02ld:%02ld",
-                  static_cast<long long>(date.year), date.month, date.day,
-                  static_cast<long long>(secs / 3600), static_cast<long long>(secs / 60 % 60),
-                  static_cast<long long>(secs % 60), static_cast<long long>(rest % 1'000'000),
-                  off < 0 ? '-' : '+', off_abs / 60, off_abs % 60);
-    return buf;
+    return format_time(packet_time(std::chrono::microseconds(unix_us)), utc_offset,
+                       time_format::iso);
 }
 
 } // namespace atomcloud::cli
