@@ -1,9 +1,9 @@
-// atomcloud: the C++ SDK for ALIENTEK's Atom Cloud. Includes the whole public API.
+// atomcloud: the C++ SDK for ALIENTEK's Atom Cloud. Includes the whole public API but
+// <atomcloud/cancel_after.hpp> (Asio's own cancel_after from Boost 1.86 on).
 #ifndef ATOMCLOUD_ATOMCLOUD_HPP
 #define ATOMCLOUD_ATOMCLOUD_HPP
 
 #include <atomcloud/bytes.hpp>
-#include <atomcloud/cancel_after.hpp>
 #include <atomcloud/config.hpp>
 #include <atomcloud/device_id.hpp>
 #include <atomcloud/error.hpp>

@@ -15,10 +15,24 @@
 // is cancelled. The handler's executor and allocator are preserved; a cancellation slot
 // the handler already had (e.g. a coroutine's) still works: its signals are forwarded.
 //
-// Boost 1.86+ has boost::asio::cancel_after; atomcloud's operations work with it as well.
-// This adapter serves every Boost version the SDK supports.
+// Boost 1.86 brought boost::asio::cancel_after, which does the same: from that version on,
+// atomcloud::cancel_after is Asio's own (same arguments: a duration, optionally a
+// cancellation type, then the token). The adapter below is for the older Boost versions
+// the SDK supports. Not part of <atomcloud/atomcloud.hpp>: include this header to use it.
 #ifndef ATOMCLOUD_CANCEL_AFTER_HPP
 #define ATOMCLOUD_CANCEL_AFTER_HPP
+
+#include <boost/version.hpp>
+
+#if BOOST_VERSION >= 108600
+
+#include <boost/asio/cancel_after.hpp>
+
+namespace atomcloud {
+using boost::asio::cancel_after;
+} // namespace atomcloud
+
+#else // Asio has no cancel_after: atomcloud's
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_allocator.hpp>
@@ -197,5 +211,7 @@ struct associated_cancellation_slot<atomcloud::detail::cancel_after_handler<Hand
 };
 
 } // namespace boost::asio
+
+#endif // BOOST_VERSION >= 108600
 
 #endif

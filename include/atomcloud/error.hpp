@@ -68,9 +68,9 @@ enum class client_errc : int {
     send_queue_full,       ///< the bounded send queue is full
     not_connected,         ///< no link and the send policy is to fail at once
     session_stopped,       ///< the session was stopped
-    session_not_running,   ///< the operation needs async_run to be in progress
-    link_lost,             ///< the link went down before the operation completed
-    too_many_pages,        ///< a history walk exceeded its page limit
+    // (25 is not used: nothing reported it)
+    link_lost = 26, ///< the link went down before the operation completed
+    too_many_pages, ///< a history walk exceeded its page limit
     // added later (values keep their order)
     websocket_protocol_error, ///< the server broke RFC 6455 (bad frame header, bad close ...)
     certificate_rejected,     ///< the server's TLS certificate failed verification (expired,

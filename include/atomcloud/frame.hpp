@@ -101,9 +101,13 @@ constexpr frame_origin origin_of(frame_type t) noexcept {
     case frame_type::send:
     case frame_type::nbiot_send:
         return frame_origin::app;
-    default:
+    case frame_type::device_connected:
+    case frame_type::device_disconnected:
+    case frame_type::device_data:
+    case frame_type::nbiot_data:
         return frame_origin::cloud;
     }
+    return frame_origin::cloud; // no frame type (is_known_frame_type is false for it)
 }
 
 /// The fixed width of the device id field: `nbiot_width` (37 unless configured otherwise,

@@ -6,6 +6,7 @@
 #define ATOMCLOUD_PAYLOAD_HPP
 
 #include <atomcloud/bytes.hpp>
+#include <atomcloud/detail/ascii.hpp>
 #include <atomcloud/detail/config.hpp>
 #include <atomcloud/error.hpp>
 
@@ -13,6 +14,16 @@
 #include <string_view>
 
 namespace atomcloud {
+
+/// The value of the hex digit `c` (0-9, a-f, A-F), or -1 for any other character.
+constexpr int hex_digit_value(char c) noexcept {
+    return detail::hex_value(c);
+}
+
+/// The hex digit (lower case unless `upper_case`) of the low four bits of `v`.
+constexpr char hex_digit(unsigned v, bool upper_case = false) noexcept {
+    return detail::hex_digit(v, upper_case);
+}
 
 /// Formats bytes as the history API does: upper-case hex pairs separated by single spaces,
 /// e.g. "41 4C 49". Empty input gives an empty string.

@@ -10,6 +10,7 @@
 
 #include <atomcloud/bytes.hpp>
 #include <atomcloud/emulator/server.hpp>
+#include <atomcloud/payload.hpp>
 
 #include <boost/system/error_code.hpp>
 #include <nlohmann/json.hpp>
@@ -177,25 +178,9 @@ private:
     std::unique_ptr<impl> impl_;
 };
 
-/// Hex "01 31 38" -> bytes.
+/// Hex "01 31 38" -> bytes (the library's parser; throws on anything but hex pairs).
 inline atomcloud::bytes hex(std::string_view text) {
-    atomcloud::bytes out;
-    int hi = -1;
-    for (char c : text) {
-        int v = (c >= '0' && c <= '9')   ? c - '0'
-                : (c >= 'a' && c <= 'f') ? c - 'a' + 10
-                : (c >= 'A' && c <= 'F') ? c - 'A' + 10
-                                         : -1;
-        if (v < 0)
-            continue;
-        if (hi < 0) {
-            hi = v;
-        } else {
-            out.push_back(static_cast<std::uint8_t>(hi * 16 + v));
-            hi = -1;
-        }
-    }
-    return out;
+    return atomcloud::parse_hex_packet(text);
 }
 
 /// A frame: type byte, id (padded with NULs to `width`), payload.

@@ -729,3 +729,111 @@ TEST_CASE("websocket: the control API's drop-connections takes refuse_ms, and ch
     CHECK(eventually([&] { return !b.try_connect(b.path()); }));
     CHECK(cloud.wait_websocket_connections(1, 5s));
 }
+
+TEST_CASE("websocket: link faults take the next frames or pings, in order, and only those") {
+    emulator::server cloud;
+    client_io io;
+    https_client c(io, cloud);
+    wss_client app(io, cloud);
+    app.connect();
+    subscribe(cloud, app, {dtu});
+    auto dev = cloud.device(dtu);
+    const bytes connected = frame(0x04, dtu);
+    const bytes data = frame(0x06, dtu, "ALIENTEK-HRTDT");
+
+    SECTION("stall: the frame comes after the delay; REST requests are not faulted") {
+        emulator::fault f;
+        f.what = emulator::fault::kind::websocket_stall;
+        f.delay = 400ms;
+        cloud.inject_fault(f);
+        CHECK(c.get("/api/orgs").status == 200u);
+        CHECK(cloud.status().pending_faults == 1);
+        const auto t0 = std::chrono::steady_clock::now();
+        dev.connect();
+        CHECK(next(app) == connected);
+        CHECK(std::chrono::steady_clock::now() - t0 >= 400ms);
+        CHECK(cloud.status().pending_faults == 0);
+        dev.send("ALIENTEK-HRTDT"); // the next frame goes out at once
+        CHECK(next(app) == data);
+    }
+    SECTION("drop mid-frame: part of the frame, then the connection ends without a close") {
+        REQUIRE(
+            c.post("/emulator/faults", R"({"kind":"websocket_drop_mid_frame","cut_after_bytes":5})")
+                .status == 200u);
+        dev.connect();
+        auto m = app.receive(5s);
+        CHECK(m.ec);
+        CHECK_FALSE(is_closed(m.ec));
+        CHECK_FALSE(is_timeout(m.ec));
+        CHECK(cloud.wait_websocket_connections(0, 5s));
+        CHECK(cloud.subscribers(dtu) == 0);
+    }
+    SECTION("slow writes: a frame in 1-byte pieces arrives whole") {
+        emulator::fault f;
+        f.what = emulator::fault::kind::websocket_slow_writes;
+        f.chunk_bytes = 1;
+        f.delay = 1ms;
+        cloud.inject_fault(f, 2);
+        dev.connect();
+        dev.send("ALIENTEK-HRTDT");
+        CHECK(next(app) == connected);
+        CHECK(next(app) == data);
+        CHECK(cloud.status().pending_faults == 0);
+    }
+    SECTION("no pong: the next ping goes unanswered, the one after is answered") {
+        REQUIRE(c.post("/emulator/faults", R"({"kind":"websocket_no_pong"})").status == 200u);
+        dev.connect(); // frames still flow
+        CHECK(next(app) == connected);
+        CHECK_FALSE(app.ping_then_text("anyone?"));
+        CHECK(cloud.status().pending_faults == 0);
+        wss_client again(io, cloud);
+        again.connect();
+        CHECK(again.ping_then_text("anyone?"));
+    }
+}
+
+TEST_CASE("websocket: link faults from the control API and C++ are checked against the table") {
+    emulator::server cloud;
+    client_io io;
+    https_client c(io, cloud);
+    auto r = c.post("/emulator/faults",
+                    R"({"kind":"websocket_slow_writes","chunk_bytes":3,"delay_ms":1,"count":2})");
+    CHECK(r.status == 200u);
+    c.post("/emulator/faults", R"({"kind":"websocket_stall","delay_ms":250})");
+    auto list = c.get_json("/emulator/faults")["data"];
+    REQUIRE(list.size() == 2);
+    CHECK(list[0]["kind"] == "websocket_slow_writes");
+    CHECK(list[0]["chunk_bytes"] == 3);
+    CHECK(list[0]["delay_ms"] == 1);
+    CHECK(list[0]["count"] == 2);
+    CHECK_FALSE(list[0].contains("status")); // only the kind's own parameters
+    CHECK(list[1]["kind"] == "websocket_stall");
+    CHECK(list[1]["delay_ms"] == 250);
+    CHECK(cloud.status().pending_faults == 3);
+    c.del("/emulator/faults");
+
+    for (auto bad : {R"({"kind":"websocket_slow_writes","chunk_bytes":0})",
+                     R"({"kind":"websocket_slow_writes","chunk_bytes":65537})",
+                     R"({"kind":"websocket_stall","status":503})",
+                     R"({"kind":"websocket_stall","delay_ms":600001})",
+                     R"({"kind":"websocket_drop_mid_frame","cut_after_bytes":-1})",
+                     R"({"kind":"websocket_no_pong","delay_ms":5})",
+                     R"({"kind":"http_status","delay_ms":5})", R"({"kind":"websocket_nap"})"}) {
+        INFO(bad);
+        auto res = c.post("/emulator/faults", bad);
+        CHECK(res.status == 400u);
+        CHECK(json::parse(res.body)["code"] == 400);
+    }
+    CHECK(cloud.status().pending_faults == 0);
+
+    emulator::fault f;
+    f.what = emulator::fault::kind::websocket_slow_writes;
+    f.chunk_bytes = 0;
+    CHECK_THROWS_AS(cloud.inject_fault(f), std::invalid_argument);
+    f.what = emulator::fault::kind::websocket_stall;
+    f.delay = -1ms;
+    CHECK_THROWS_AS(cloud.inject_fault(f), std::invalid_argument);
+    CHECK(cloud.status().pending_faults == 0);
+    CHECK(std::string(emulator::to_string(emulator::fault::kind::websocket_no_pong)) ==
+          "websocket_no_pong");
+}

@@ -2,6 +2,7 @@
 // every endpoint, every error path, faults, concurrency, keep-alive, completion tokens,
 // cancellation, synchronous forms and the history walk.
 #include <atomcloud/atomcloud.hpp>
+#include <atomcloud/cancel_after.hpp>
 #include <atomcloud/emulator/server.hpp>
 
 #include <boost/asio/as_tuple.hpp>

@@ -7,6 +7,7 @@
 // Catch2's assertions are not thread-safe: handlers only record what they saw (on their
 // strand), and the test's thread checks it after a countdown.
 #include <atomcloud/atomcloud.hpp>
+#include <atomcloud/cancel_after.hpp>
 #include <atomcloud/emulator/server.hpp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>

@@ -239,3 +239,38 @@ TEST_CASE("encode into a reusable buffer replaces its contents", "[frame]") {
     CHECK(out == hex("01 31 38 38 34 36 34 39 34 39 30 38 35 33 32 36 38 39 35 37 35"));
     CHECK(out.data() == before); // no reallocation
 }
+
+TEST_CASE("decode: each of the eight types is its own case, the rest are no frames",
+          "[frame][reject]") {
+    const bytes body{0x41, 0x42};
+    const frame all[] = {subscribe_frame{dev},           unsubscribe_frame{dev},
+                         send_frame{dev, body},          device_connected_frame{dev},
+                         device_disconnected_frame{dev}, device_data_frame{dev, body},
+                         nbiot_send_frame{nb, body},     nbiot_data_frame{nb, body}};
+    for (const frame& f : all) {
+        const frame_type t = type_of(f);
+        INFO(to_string(t));
+        const bytes wire = encode_frame(f);
+        REQUIRE(wire.front() == static_cast<std::uint8_t>(t));
+        const frame back = decode_ok(wire, origin_of(t));
+        CHECK(type_of(back) == t);
+        CHECK(encode_frame(back) == wire);
+        const frame_origin other =
+            origin_of(t) == frame_origin::app ? frame_origin::cloud : frame_origin::app;
+        CHECK(decode_error(wire, other) == client_errc::wrong_direction);
+        // The same bytes under each type byte that is no type: refused, never decoded as
+        // some other type.
+        for (int b = 0; b < 256; ++b) {
+            if (is_known_frame_type(static_cast<std::uint8_t>(b)))
+                continue;
+            bytes unknown = wire;
+            unknown.front() = static_cast<std::uint8_t>(b);
+            CHECK(decode_error(unknown, frame_origin::app) == client_errc::unknown_frame_type);
+            CHECK(decode_error(unknown, frame_origin::cloud) == client_errc::unknown_frame_type);
+        }
+    }
+    CHECK(origin_of(frame_type::device_connected) == frame_origin::cloud);
+    CHECK(origin_of(frame_type::device_disconnected) == frame_origin::cloud);
+    CHECK(origin_of(frame_type::send) == frame_origin::app);
+    CHECK(origin_of(frame_type::nbiot_send) == frame_origin::app);
+}

@@ -354,17 +354,17 @@ TEST_CASE("session URL: target with tokens, redacted log form", "[session][url]"
 }
 
 TEST_CASE("session URL: random GUIDs", "[session][url]") {
-    std::array<std::uint8_t, 16> zero{};
-    CHECK(detail::format_guid(zero) == "00000000-0000-4000-8000-000000000000");
-    std::array<std::uint8_t, 16> ff;
-    ff.fill(0xff);
-    CHECK(detail::format_guid(ff) == "ffffffff-ffff-4fff-bfff-ffffffffffff");
     std::set<std::string> seen;
     for (int i = 0; i < 100; ++i) {
         const std::string g = detail::random_guid();
+        INFO(g);
         REQUIRE(g.size() == 36);
-        CHECK(g[8] == '-');
-        CHECK(g[14] == '4');
+        for (std::size_t k : {8u, 13u, 18u, 23u})
+            CHECK(g[k] == '-');
+        CHECK(g[14] == '4');                                              // version 4
+        CHECK(std::string_view("89ab").find(g[19]) != std::string::npos); // RFC 4122 variant
+        for (char c : g)
+            CHECK((c == '-' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))); // lower case
         seen.insert(g);
     }
     CHECK(seen.size() == 100); // fresh each time

@@ -6,7 +6,6 @@
 #include <atomcloud/detail/config.hpp>
 #include <atomcloud/detail/url.hpp>
 
-#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -23,11 +22,9 @@ ATOMCLOUD_DECL std::string websocket_target(const base_url& url, std::string_vie
 /// It holds neither the API token nor the random token.
 ATOMCLOUD_DECL std::string websocket_url_for_log(const base_url& url, std::int64_t org_id);
 
-/// Formats 16 bytes as a version-4 GUID ("xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx", lower
-/// case; the version and variant bits are set).
-ATOMCLOUD_DECL std::string format_guid(std::array<std::uint8_t, 16> bytes);
-
-/// A fresh random GUID (from OpenSSL's CSPRNG; std::random_device if that fails).
+/// A fresh random version-4 GUID ("xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx", lower case),
+/// from Boost.UUID's generator over the system's entropy (a generator seeded from
+/// std::random_device if the system has none to give).
 ATOMCLOUD_DECL std::string random_guid();
 
 } // namespace atomcloud::detail

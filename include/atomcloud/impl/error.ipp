@@ -92,8 +92,6 @@ inline const char* client_errc_text(client_errc e) noexcept {
         return "not connected";
     case client_errc::session_stopped:
         return "session stopped";
-    case client_errc::session_not_running:
-        return "session is not running (call async_run)";
     case client_errc::link_lost:
         return "link lost before the operation completed";
     case client_errc::too_many_pages:

@@ -72,7 +72,6 @@ ATOMCLOUD_DECL std::optional<frame> decode_frame(bytes_view data, frame_origin f
     const auto type = static_cast<frame_type>(data[0]);
     if (origin_of(type) != from)
         return fail(client_errc::wrong_direction);
-    const bool nbiot = type == frame_type::nbiot_send || type == frame_type::nbiot_data;
     const std::size_t width = id_width(type, nbiot_width);
     if (data.size() < 1 + width)
         return fail(client_errc::truncated_device_id);
@@ -81,36 +80,50 @@ ATOMCLOUD_DECL std::optional<frame> decode_frame(bytes_view data, frame_origin f
     if (!has_payload(type) && !payload.empty())
         return fail(client_errc::unexpected_payload);
 
-    ec = {};
-    if (nbiot) {
-        auto id = nbiot_id::from_wire(id_field);
-        if (!id)
-            return fail(client_errc::invalid_nbiot_id);
-        if (type == frame_type::nbiot_send)
-            return frame(nbiot_send_frame{*id, payload});
-        return frame(nbiot_data_frame{*id, payload});
-    }
-    auto number = device_number::parse(id_field);
-    if (!number)
-        return fail(client_errc::invalid_device_number);
+    // Each type builds its own frame; a type byte that is none of them was refused above.
+    const auto number = [&] { return device_number::parse(id_field); };
+    const auto nbiot = [&] { return nbiot_id::from_wire(id_field); };
+    std::optional<frame> out;
     switch (type) {
     case frame_type::subscribe:
-        return frame(subscribe_frame{*number});
+        if (auto n = number())
+            out = subscribe_frame{*n};
+        break;
     case frame_type::unsubscribe:
-        return frame(unsubscribe_frame{*number});
+        if (auto n = number())
+            out = unsubscribe_frame{*n};
+        break;
     case frame_type::send:
-        return frame(send_frame{*number, payload});
+        if (auto n = number())
+            out = send_frame{*n, payload};
+        break;
     case frame_type::device_connected:
-        return frame(device_connected_frame{*number});
+        if (auto n = number())
+            out = device_connected_frame{*n};
+        break;
     case frame_type::device_disconnected:
-        return frame(device_disconnected_frame{*number});
+        if (auto n = number())
+            out = device_disconnected_frame{*n};
+        break;
     case frame_type::device_data:
-        return frame(device_data_frame{*number, payload});
+        if (auto n = number())
+            out = device_data_frame{*n, payload};
+        break;
     case frame_type::nbiot_send:
+        if (auto id = nbiot())
+            out = nbiot_send_frame{*id, payload};
+        break;
     case frame_type::nbiot_data:
-        break; // handled above
+        if (auto id = nbiot())
+            out = nbiot_data_frame{*id, payload};
+        break;
     }
-    return fail(client_errc::unknown_frame_type);
+    if (!out)
+        return fail(type == frame_type::nbiot_send || type == frame_type::nbiot_data
+                        ? client_errc::invalid_nbiot_id
+                        : client_errc::invalid_device_number);
+    ec = {};
+    return out;
 }
 
 ATOMCLOUD_DECL std::size_t encoded_size(const frame& f, std::size_t nbiot_width) noexcept {

@@ -87,7 +87,6 @@ inline bool convert(const char* to, const char* from, std::string_view in, std::
 } // namespace detail
 
 ATOMCLOUD_DECL void append_hex_packet(bytes_view data, std::string& out) {
-    static constexpr char digits[] = "0123456789ABCDEF";
     if (data.empty())
         return;
     const bool separate = !out.empty();
@@ -97,8 +96,8 @@ ATOMCLOUD_DECL void append_hex_packet(bytes_view data, std::string& out) {
         if (!first)
             out += ' ';
         first = false;
-        out += digits[b >> 4];
-        out += digits[b & 0x0f];
+        out += detail::hex_digit(b >> 4, true);
+        out += detail::hex_digit(b, true);
     }
 }
 

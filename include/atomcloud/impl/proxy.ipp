@@ -10,6 +10,7 @@
 #include <boost/url/url_view.hpp>
 
 #include <algorithm>
+#include <charconv>
 
 namespace atomcloud::detail {
 
@@ -272,13 +273,13 @@ ATOMCLOUD_DECL void proxy_response_reader::parse_status_line() {
     if (!line.empty() && line.back() == '\r')
         line.remove_suffix(1);
     if (line.size() < 12 || line.substr(0, 7) != "HTTP/1." || !ascii_digit(line[7]) ||
-        line[8] != ' ' || !ascii_digit(line[9]) || !ascii_digit(line[10]) ||
-        !ascii_digit(line[11]) || (line.size() > 12 && line[12] != ' ')) {
+        line[8] != ' ' || !ascii_digit(line[9]) || (line.size() > 12 && line[12] != ' ')) {
         state_ = state::malformed;
         return;
     }
-    status_ = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
-    if (status_ < 100) {
+    const char* const code_end = line.data() + 12;
+    const auto [end, err] = std::from_chars(line.data() + 9, code_end, status_);
+    if (err != std::errc() || end != code_end || status_ < 100) {
         state_ = state::malformed;
         return;
     }

@@ -3,7 +3,9 @@
 
 #include <atomcloud/detail/session_url.hpp>
 
-#include <openssl/rand.h>
+#include <boost/uuid/random_generator.hpp>
+#include <boost/uuid/uuid.hpp>
+#include <boost/uuid/uuid_io.hpp>
 
 #include <random>
 
@@ -30,29 +32,16 @@ ATOMCLOUD_DECL std::string websocket_url_for_log(const base_url& url, std::int64
     return u;
 }
 
-ATOMCLOUD_DECL std::string format_guid(std::array<std::uint8_t, 16> b) {
-    b[6] = static_cast<std::uint8_t>((b[6] & 0x0f) | 0x40); // version 4
-    b[8] = static_cast<std::uint8_t>((b[8] & 0x3f) | 0x80); // RFC 4122 variant
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(36);
-    for (std::size_t i = 0; i < b.size(); ++i) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            out += '-';
-        out += digits[b[i] >> 4];
-        out += digits[b[i] & 0x0f];
-    }
-    return out;
-}
-
 ATOMCLOUD_DECL std::string random_guid() {
-    std::array<std::uint8_t, 16> b{};
-    if (RAND_bytes(b.data(), static_cast<int>(b.size())) != 1) {
+    boost::uuids::uuid id;
+    try {
+        id = boost::uuids::random_generator()();
+    } catch (const boost::uuids::entropy_error&) {
         std::random_device rd;
-        for (auto& x : b)
-            x = static_cast<std::uint8_t>(rd());
+        std::mt19937_64 rng((std::uint64_t(rd()) << 32) ^ rd());
+        id = boost::uuids::basic_random_generator<std::mt19937_64>(rng)();
     }
-    return format_guid(b);
+    return boost::uuids::to_string(id);
 }
 
 } // namespace atomcloud::detail

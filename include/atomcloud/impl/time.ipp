@@ -4,6 +4,10 @@
 #include <atomcloud/detail/time.hpp>
 #include <atomcloud/time.hpp>
 
+#include <atomcloud/detail/ascii.hpp>
+
+#include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 
@@ -37,15 +41,12 @@ namespace time_impl {
 // Reads exactly n decimal digits at text[pos], advancing pos.
 inline bool read_digits(std::string_view text, std::size_t& pos, std::size_t n,
                         unsigned& out) noexcept {
-    if (text.size() < pos + n)
+    if (text.size() < pos + n || !ascii_digit(text[pos])) // no sign
         return false;
-    out = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-        const char c = text[pos + i];
-        if (c < '0' || c > '9')
-            return false;
-        out = out * 10 + static_cast<unsigned>(c - '0');
-    }
+    const char* const last = text.data() + pos + n;
+    const auto [end, err] = std::from_chars(text.data() + pos, last, out);
+    if (err != std::errc() || end != last)
+        return false;
     pos += n;
     return true;
 }
@@ -87,17 +88,15 @@ ATOMCLOUD_DECL bool parse_api_time(std::string_view text, std::chrono::minutes d
         return false;
     std::int64_t micros = 0;
     if (pos < text.size() && text[pos] == '.') {
-        ++pos;
-        std::size_t digits = 0;
-        while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
-            if (digits < 6)
-                micros = micros * 10 + (text[pos] - '0');
-            ++digits;
+        const std::size_t first = ++pos;
+        while (pos < text.size() && ascii_digit(text[pos]))
             ++pos;
-        }
+        const std::size_t digits = pos - first;
         if (digits == 0 || digits > 9)
             return false;
-        for (std::size_t i = digits; i < 6; ++i)
+        const std::size_t used = std::min<std::size_t>(digits, 6); // beyond: truncated
+        std::from_chars(text.data() + first, text.data() + first + used, micros);
+        for (std::size_t i = used; i < 6; ++i)
             micros *= 10;
     }
     std::chrono::minutes off = default_offset;

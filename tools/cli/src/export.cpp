@@ -6,13 +6,13 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <string>
 #include <unistd.h>
+#include <vector>
 
 namespace atomcloud::cli {
 
 namespace {
-
-constexpr char hex_digits[] = "0123456789abcdef";
 
 // Output through one buffer, written out in large pieces.
 class writer {
@@ -60,8 +60,8 @@ std::string utf8_escaped(bytes_view payload) {
         if (n == 0) {
             const auto b = static_cast<unsigned char>(text[i]);
             out += "\\x";
-            out += hex_digits[b >> 4];
-            out += hex_digits[b & 0xF];
+            out += hex_digit(b >> 4);
+            out += hex_digit(b);
             ++i;
         } else {
             out.append(text.substr(i, n));
@@ -113,7 +113,7 @@ void json_string(std::string& out, std::string_view text) {
     auto escape = [&](std::uint32_t cp) {
         out += "\\u";
         for (int shift = 12; shift >= 0; shift -= 4)
-            out += hex_digits[(cp >> shift) & 0xF];
+            out += hex_digit(cp >> shift);
     };
     for (std::size_t i = 0; i < text.size();) {
         const auto c = static_cast<unsigned char>(text[i]);
@@ -168,15 +168,95 @@ void json_string(std::string& out, std::string_view text) {
     out += '"';
 }
 
-void json_time(std::string& out, const statement& row, int col) {
-    if (row.is_null(col))
-        out += "null";
-    else
-        json_string(out, iso_time(row.int64(col)));
-}
+// A column of an export: its name, and how a row's value is read.
+enum class column_kind {
+    text,    // TEXT
+    time,    // microseconds since the epoch, or NULL; written as ISO 8601
+    payload, // BLOB, written in the chosen encoding
+    integer, // INTEGER or NULL
+};
 
-std::string csv_time(const statement& row, int col) {
-    return row.is_null(col) ? std::string() : iso_time(row.int64(col));
+struct column {
+    const char* name;
+    column_kind kind;
+};
+
+// Writes rows of `columns` (the query's result columns, in order) as CSV or JSON lines.
+class row_writer {
+public:
+    row_writer(std::vector<column> columns, export_format format, encoding enc)
+        : columns_(std::move(columns)), format_(format), enc_(enc),
+          tty_(::isatty(STDOUT_FILENO) == 1) {}
+
+    void header(std::string& out) const {
+        if (format_ != export_format::csv)
+            return;
+        for (std::size_t i = 0; i < columns_.size(); ++i) {
+            out += i == 0 ? "" : ",";
+            out += columns_[i].name;
+        }
+        out += "\r\n";
+    }
+
+    void row(std::string& out, const statement& q) const {
+        const bool csv = format_ == export_format::csv;
+        out += csv ? "" : "{";
+        for (std::size_t i = 0; i < columns_.size(); ++i) {
+            const int col = static_cast<int>(i);
+            const column_kind kind = columns_[i].kind;
+            const bool null =
+                kind != column_kind::text && kind != column_kind::payload && q.is_null(col);
+            const std::string value = null ? std::string() : read(q, col, kind);
+            if (csv) {
+                if (i != 0)
+                    out += ',';
+                csv_field(out, value, tty_);
+                continue;
+            }
+            out += i == 0 ? "\"" : ",\"";
+            out += columns_[i].name;
+            out += "\":";
+            if (null)
+                out += "null";
+            else if (kind == column_kind::integer)
+                out += value;
+            else
+                json_string(out, valid_utf8(value));
+        }
+        out += csv ? "\r\n" : "}\n";
+    }
+
+private:
+    std::string read(const statement& q, int col, column_kind kind) const {
+        switch (kind) {
+        case column_kind::text:
+            return std::string(q.text(col));
+        case column_kind::time:
+            return iso_time(q.int64(col));
+        case column_kind::payload:
+            return payload_as(q.blob(col), enc_);
+        case column_kind::integer:
+            return std::to_string(q.int64(col));
+        }
+        return {};
+    }
+
+    std::vector<column> columns_;
+    export_format format_;
+    encoding enc_;
+    bool tty_;
+};
+
+// Runs `q` and writes its rows.
+int write_rows(statement& q, const row_writer& rows) {
+    writer w;
+    rows.header(w.buffer());
+    while (q.step()) {
+        rows.row(w.buffer(), q);
+        w.end_row();
+    }
+    w.flush();
+    return exit_ok;
 }
 
 // The WHERE clause of the filters, with its parameters from ?1 on; `time` is the SQL of
@@ -232,41 +312,12 @@ int export_messages(database& db, const export_args& a, export_format format) {
                     f.where + " ORDER BY id",
                 "reading its messages");
     f.bind(q);
-    const bool tty = ::isatty(STDOUT_FILENO) == 1;
-    writer w;
-    std::string& out = w.buffer();
-    if (format == export_format::csv)
-        out += "number,cloud_time,received_at,origin,payload\r\n";
-    while (q.step()) {
-        const std::string payload = payload_as(q.blob(4), a.enc);
-        if (format == export_format::csv) {
-            csv_field(out, q.text(0), tty);
-            out += ',';
-            csv_field(out, csv_time(q, 1), tty);
-            out += ',';
-            csv_field(out, csv_time(q, 2), tty);
-            out += ',';
-            csv_field(out, q.text(3), tty);
-            out += ',';
-            csv_field(out, payload, tty);
-            out += "\r\n";
-        } else {
-            out += "{\"number\":";
-            json_string(out, valid_utf8(q.text(0)));
-            out += ",\"cloud_time\":";
-            json_time(out, q, 1);
-            out += ",\"received_at\":";
-            json_time(out, q, 2);
-            out += ",\"origin\":";
-            json_string(out, valid_utf8(q.text(3)));
-            out += ",\"payload\":";
-            json_string(out, payload);
-            out += "}\n";
-        }
-        w.end_row();
-    }
-    w.flush();
-    return exit_ok;
+    return write_rows(q, row_writer({{"number", column_kind::text},
+                                     {"cloud_time", column_kind::time},
+                                     {"received_at", column_kind::time},
+                                     {"origin", column_kind::text},
+                                     {"payload", column_kind::payload}},
+                                    format, a.enc));
 }
 
 int export_gaps(database& db, const export_args& a, export_format format) {
@@ -278,45 +329,13 @@ int export_gaps(database& db, const export_args& a, export_format format) {
                     f.where + " ORDER BY id",
                 "reading its gaps");
     f.bind(q);
-    const bool tty = ::isatty(STDOUT_FILENO) == 1;
-    writer w;
-    std::string& out = w.buffer();
-    if (format == export_format::csv)
-        out += "number,from,to,reason,recorded_at,after_id\r\n";
-    while (q.step()) {
-        const std::string after = q.is_null(5) ? std::string() : std::to_string(q.int64(5));
-        if (format == export_format::csv) {
-            csv_field(out, q.text(0), tty);
-            out += ',';
-            csv_field(out, csv_time(q, 1), tty);
-            out += ',';
-            csv_field(out, csv_time(q, 2), tty);
-            out += ',';
-            csv_field(out, q.text(3), tty);
-            out += ',';
-            csv_field(out, csv_time(q, 4), tty);
-            out += ',';
-            out += after;
-            out += "\r\n";
-        } else {
-            out += "{\"number\":";
-            json_string(out, valid_utf8(q.text(0)));
-            out += ",\"from\":";
-            json_time(out, q, 1);
-            out += ",\"to\":";
-            json_time(out, q, 2);
-            out += ",\"reason\":";
-            json_string(out, valid_utf8(q.text(3)));
-            out += ",\"recorded_at\":";
-            json_time(out, q, 4);
-            out += ",\"after_id\":";
-            out += after.empty() ? "null" : after;
-            out += "}\n";
-        }
-        w.end_row();
-    }
-    w.flush();
-    return exit_ok;
+    return write_rows(q, row_writer({{"number", column_kind::text},
+                                     {"from", column_kind::time},
+                                     {"to", column_kind::time},
+                                     {"reason", column_kind::text},
+                                     {"recorded_at", column_kind::time},
+                                     {"after_id", column_kind::integer}},
+                                    format, a.enc));
 }
 
 } // namespace

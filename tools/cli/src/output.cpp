@@ -87,13 +87,12 @@ std::string payload_text(bytes_view payload, encoding enc) {
 }
 
 std::string terminal_safe(std::string_view text) {
-    static constexpr char digits[] = "0123456789abcdef";
     std::string out;
     out.reserve(text.size());
     auto escape_byte = [&](unsigned char b) {
         out += "\\x";
-        out += digits[b >> 4];
-        out += digits[b & 0xF];
+        out += hex_digit(b >> 4);
+        out += hex_digit(b);
     };
     for (std::size_t i = 0; i < text.size();) {
         const auto c = static_cast<unsigned char>(text[i]);
@@ -124,7 +123,7 @@ std::string terminal_safe(std::string_view text) {
         if (control) {
             out += "\\u{";
             for (int shift = 12; shift >= 0; shift -= 4)
-                out += digits[(cp >> shift) & 0xF];
+                out += hex_digit(cp >> shift);
             out += '}';
         } else {
             out.append(text.substr(i, len));

@@ -1,22 +1,26 @@
 // The emulated platform without sockets: device state, history, subscriptions and the
 // fan-out of frames, the REST and control endpoints as functions from a request to a
 // reply, and the fault queue. Everything except the received-payload store and the sent
-// log runs on the server's thread only; the network layer (server.cpp) feeds it.
+// log runs on the server's thread only; the network layer feeds it.
+//
+// Its members are defined by concern: cloud.cpp (devices, logging), rest_api.cpp (the
+// platform's REST routes and WebSocket admission), control_api.cpp (/emulator/...),
+// fanout.cpp (sessions, subscriptions, frames), store.cpp (what devices received and
+// sent).
 #ifndef ATOMCLOUD_EMULATOR_SRC_CLOUD_HPP
 #define ATOMCLOUD_EMULATOR_SRC_CLOUD_HPP
 
+#include "faults.hpp"
 #include "fixture.hpp"
 #include "history.hpp"
+#include "reply.hpp"
+#include "target.hpp"
 
 #include <atomcloud/bytes.hpp>
 #include <atomcloud/device_id.hpp>
 #include <atomcloud/emulator/server.hpp>
 #include <atomcloud/error.hpp>
 #include <atomcloud/logger.hpp>
-
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/status.hpp>
-#include <boost/beast/http/string_body.hpp>
 
 #include <chrono>
 #include <condition_variable>
@@ -30,22 +34,6 @@
 #include <vector>
 
 namespace atomcloud::emulator::detail {
-
-namespace http = boost::beast::http;
-using http_request = http::request<http::string_body>;
-
-/// What the network layer does once a reply is written.
-enum class after_reply { none, drop_connections, restart, suspend };
-
-struct http_reply {
-    http::status status = http::status::ok;
-    std::string body;
-    std::string content_type = "application/json; charset=utf-8";
-    std::string allow; ///< the Allow header of a 405
-    after_reply after = after_reply::none;
-    std::chrono::milliseconds suspend_for{0};
-    std::chrono::milliseconds refuse_websockets_for{0}; ///< with drop_connections
-};
 
 /// An application's WebSocket session as the cloud sees it.
 class app_link {
@@ -84,23 +72,20 @@ public:
     std::chrono::system_clock::time_point now() const;
 
     // ---- HTTP ---------------------------------------------------------------------
-    /// True for targets under /api (where faults apply).
+    /// True for targets under /api (where REST faults apply).
     static bool is_api_target(std::string_view target) noexcept;
     /// Answers a request that is not a WebSocket upgrade: /api/..., /emulator/... or 404.
     http_reply handle_http(const http_request& req);
-    /// A reply with an envelope {code, message, data: null}.
-    static http_reply error_reply(http::status status, int code, std::string_view message);
     /// Checks a WebSocket upgrade request (path, API token, org, random token).
     ws_admission admit_websocket(std::string_view target) const;
 
     // ---- faults ---------------------------------------------------------------------
+    /// Throws std::invalid_argument if a parameter is out of range (check_fault()).
     void inject_fault(const fault& f, std::size_t count);
     void clear_faults() noexcept { faults_.clear(); }
-    /// The fault for the next /api request, if any (consumes one count).
-    std::optional<fault> take_fault();
-    /// The reply of a fault that answers (http_status, api_code, malformed_body).
-    http_reply fault_reply(const fault& f) const;
-    std::size_t pending_faults() const noexcept;
+    /// The fault for the next event `t`, if any (uses up one count).
+    std::optional<fault> take_fault(fault_trigger t) { return faults_.take(t); }
+    std::size_t pending_faults() const noexcept { return faults_.size(); }
 
     // ---- WebSocket sessions -----------------------------------------------------------
     void attach(app_link& link);
@@ -146,8 +131,6 @@ public:
     bool refusing_websockets() const noexcept {
         return std::chrono::steady_clock::now() < websocket_refused_until;
     }
-    /// The reply to a WebSocket upgrade while refusing_websockets().
-    static http_reply websocket_outage_reply();
 
     // ---- logging ----------------------------------------------------------------------
     bool logs(log_level l) const noexcept { return log_.enabled(l); }
@@ -169,18 +152,24 @@ private:
         std::size_t sent_bytes = 0;            // guarded by sent_mutex_
         std::size_t sent_dropped = 0;          // guarded by sent_mutex_
     };
-    struct pending_fault {
-        fault f;
-        std::size_t remaining;
-    };
-
-    http_reply handle_api(const http_request& req, std::string_view path, std::string_view query);
-    http_reply handle_control(const http_request& req, std::string_view path,
-                              std::string_view query);
+    // rest_api.cpp
+    http_reply handle_api(const http_request& req, const request_target& target);
+    http_reply groups_reply(std::size_t org) const;
+    http_reply devices_reply(std::size_t org, std::string_view group) const;
+    http_reply state_reply(std::size_t org, std::string_view device) const;
+    http_reply history_reply(std::size_t org, std::string_view number,
+                             const request_target& target);
+    // control_api.cpp
+    http_reply handle_control(const http_request& req, const request_target& target);
+    http_reply status_reply(const http_request& req, bool devices_only);
+    http_reply faults_reply(const http_request& req);
+    http_reply drop_connections_reply(const http_request& req) const;
+    http_reply suspend_reply(const http_request& req) const;
     http_reply device_control(const http_request& req, std::size_t device, std::string_view action,
-                              std::string_view query);
-    http_reply sent_reply(std::size_t device, std::string_view query);
-    http_reply history_reply(std::size_t org, std::string_view number, std::string_view query);
+                              const request_target& target);
+    http_reply device_send_reply(const http_request& req, std::size_t device);
+    http_reply sent_reply(std::size_t device, const request_target& target);
+    http_reply received_reply(std::size_t device);
     void publish_event(std::size_t device, bool connected);
     void record_received(std::size_t device, bytes_view payload);
     void record_sent(std::size_t device, sent_time t, bytes_view payload);
@@ -195,7 +184,7 @@ private:
     std::vector<device_state> states_;
     std::vector<std::vector<app_link*>> org_links_;
     std::size_t links_ = 0;
-    std::deque<pending_fault> faults_;
+    fault_queue faults_;
 
     mutable std::mutex received_mutex_;
     mutable std::condition_variable received_cv_;

@@ -30,25 +30,51 @@
 
 namespace atomcloud::emulator {
 
-/// A fault injected on the REST side (requests under /api/), for the next N requests.
+/// A fault to inject. Each kind applies at one place and is used up by one event there:
+///
+/// - on a REST reply (http_status, api_code, malformed_body) or on the transport of a
+///   REST request (delay, close_connection, truncated_body): each of the next `count`
+///   requests under /api/ takes one;
+/// - on a WebSocket link: websocket_stall, websocket_drop_mid_frame and
+///   websocket_slow_writes are each taken by one of the next frames the cloud sends to an
+///   application (0x04/0x05/0x06/0x08, whichever link sends it), websocket_no_pong by one
+///   of the next pings an application sends.
+///
+/// Faults of one place apply in the order they were injected. The members other than
+/// `what` are the parameters; each kind reads only its own (listed with the kind).
 struct fault {
     enum class kind {
-        http_status,      ///< answer with HTTP `status` (e.g. 503) and a short body
+        http_status,      ///< answer with HTTP `status` (200..599) and a short HTML body
         api_code,         ///< answer HTTP 200 with envelope `code` = `code`, `message`
-        delay,            ///< wait `delay`, then answer normally
+        delay,            ///< wait `delay` (0..600 s), then answer normally
         close_connection, ///< close the TCP connection without answering
         truncated_body,   ///< send headers promising more body than is sent, then close
         malformed_body,   ///< answer HTTP 200 with a body that is not JSON
+        /// The link stops writing for `delay` (0..600 s) before the frame: nothing goes
+        /// out, not even the answers to pings; frames queued meanwhile follow afterwards.
+        websocket_stall,
+        /// The frame is cut: its first `cut_after_bytes` bytes are written (0: half of
+        /// it; always at least one byte and never all), then the TCP connection is closed.
+        websocket_drop_mid_frame,
+        /// The ping is not answered (the link otherwise goes on as usual).
+        websocket_no_pong,
+        /// The frame is written in pieces of `chunk_bytes` bytes (1..65536), each its own
+        /// write, `delay` (0..600 s) apart.
+        websocket_slow_writes,
     };
     kind what = kind::http_status;
     int status = 503;
     int code = 500;
     std::string message = "injected fault";
     std::chrono::milliseconds delay{0};
+    std::size_t chunk_bytes = 1;
+    std::size_t cut_after_bytes = 0;
 };
 
 /// The name of a fault kind, as the control API spells it: "http_status", "api_code",
-/// "delay", "close_connection", "truncated_body" or "malformed_body". Never throws.
+/// "delay", "close_connection", "truncated_body", "malformed_body", "websocket_stall",
+/// "websocket_drop_mid_frame", "websocket_no_pong" or "websocket_slow_writes". Never
+/// throws.
 const char* to_string(fault::kind k) noexcept;
 
 /// Simulated device traffic, for demos.
@@ -228,7 +254,7 @@ struct server_status {
     std::size_t tls_handshakes = 0;        ///< of those, still in their TLS handshake
     std::size_t websocket_connections = 0; ///< WebSocket sessions of applications
     std::size_t subscriptions = 0;         ///< (session, device) pairs subscribed
-    std::size_t pending_faults = 0;        ///< REST requests still to be faulted
+    std::size_t pending_faults = 0;        ///< requests, frames and pings still to be faulted
     bool listening = false;                ///< false while suspended
     bool websocket_refusing = false;       ///< WebSocket upgrades refused (drop_connections)
 };
@@ -300,9 +326,10 @@ public:
     /// std::logic_error if stopped.
     void restart();
 
-    /// Injects `f` into the next `count` requests under /api/ (after the faults already
-    /// pending: they apply in order). Throws std::invalid_argument for an http_status
-    /// fault whose status is not 200..599 or a negative delay, std::logic_error if stopped.
+    /// Injects `f` into the next `count` events where it applies (requests under /api/,
+    /// frames to applications or pings from them; see fault), after the faults already
+    /// pending there: they apply in order. Throws std::invalid_argument if a parameter of
+    /// the kind is out of its range (see fault::kind), std::logic_error if stopped.
     void inject_fault(const fault& f, std::size_t count = 1);
     /// Forgets every pending fault. Throws std::logic_error if stopped.
     void clear_faults();
