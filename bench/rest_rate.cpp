@@ -159,12 +159,12 @@ int main(int argc, char** argv) {
         const int n = smoke ? 5 : (limit == 1000 ? 300 : 3000);
         atomcloud::history_query q;
         q.limit = limit;
-        if (api.packets(1, device, q).items.size() != limit)
+        if (api.packets(1, atomcloud::device_number(device), q).items.size() != limit)
             return 1;
 
         cpu_probe seq;
         for (int i = 0; i < n; ++i)
-            if (api.packets(1, device, q).items.size() != limit)
+            if (api.packets(1, atomcloud::device_number(device), q).items.size() != limit)
                 return 1;
         const double seq_wall = seq.wall();
         const double cpp_rate = n / seq_wall;
@@ -176,13 +176,14 @@ int main(int argc, char** argv) {
         int h_started = 0, h_done = 0, h_failed = 0;
         std::function<void()> next = [&] {
             ++h_started;
-            api.async_packets(1, device, q, [&](atomcloud::error_code ec, auto page) {
-                ++h_done;
-                if (ec || page.items.size() != limit)
-                    ++h_failed;
-                if (h_started < n)
-                    next();
-            });
+            api.async_packets(1, atomcloud::device_number(device), q,
+                              [&](atomcloud::error_code ec, auto page) {
+                                  ++h_done;
+                                  if (ec || page.items.size() != limit)
+                                      ++h_failed;
+                                  if (h_started < n)
+                                      next();
+                              });
         };
         cpu_probe conc;
         for (int i = 0; i < 8 && h_started < n; ++i)

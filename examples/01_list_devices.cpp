@@ -46,8 +46,9 @@ int main() {
                               << '\n';
                     atomcloud::history_query last10;
                     last10.limit = 10;
-                    for (const auto& p : api.packets(org.id, dev.number, last10).items)
-                        print(p);
+                    if (auto id = dev.as_history_device())
+                        for (const auto& p : api.packets(org.id, *id, last10).items)
+                            print(p);
                 }
             }
         }

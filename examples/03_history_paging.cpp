@@ -23,7 +23,7 @@ asio::awaitable<void> read_history(atomcloud::rest_client& api, std::int64_t org
     atomcloud::history_options opts;
     opts.page_size = 40;         // packets per request
     opts.skip_heartbeats = true; // leave ALIENTEK-HRTDT out
-    atomcloud::history_walker walk(api, org, number, opts);
+    atomcloud::history_walker walk(api, org, atomcloud::device_number(number), opts);
 
     std::size_t total = 0, batches = 0;
     while (!walk.done()) {

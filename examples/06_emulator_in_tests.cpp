@@ -41,7 +41,7 @@ std::optional<std::string> latest_reading(atomcloud::rest_client& api, std::int6
                                           const std::string& number) {
     atomcloud::history_query q;
     q.limit = 20;
-    for (const auto& p : api.packets(org, number, q).items)
+    for (const auto& p : api.packets(org, atomcloud::device_number(number), q).items)
         if (!atomcloud::is_heartbeat(p.payload))
             return atomcloud::gbk_to_utf8(p.payload);
     return std::nullopt;

@@ -19,5 +19,6 @@
 #include <atomcloud/session.hpp>
 #include <atomcloud/stream.hpp>
 #include <atomcloud/time.hpp>
+#include <atomcloud/with_diagnostics.hpp>
 
 #endif

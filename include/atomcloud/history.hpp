@@ -2,10 +2,10 @@
 // first, each exactly once, even while the device keeps sending.
 //
 //   // all of it at once
-//   auto packets = atomcloud::fetch_history(api, org_id, "18846494908532689575",
-//                                           {.skip_heartbeats = true});
+//   atomcloud::device_number dev("18846494908532689575"); // or an nbiot_id
+//   auto packets = atomcloud::fetch_history(api, org_id, dev, {.skip_heartbeats = true});
 //   // or batch by batch (one page's worth at a time)
-//   atomcloud::history_walker walk(api, org_id, "18846494908532689575");
+//   atomcloud::history_walker walk(api, org_id, dev);
 //   while (!walk.done())
 //       for (auto& p : co_await walk.async_next_batch()) ...
 //
@@ -43,6 +43,7 @@
 #include <atomcloud/models.hpp>
 #include <atomcloud/payload.hpp>
 #include <atomcloud/rest_client.hpp>
+#include <atomcloud/with_diagnostics.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -55,31 +56,15 @@
 
 namespace atomcloud {
 
-/// What a history walk covers and how.
-struct history_options {
-    /// Oldest time wanted (inclusive). Unset: as far back as the platform keeps.
-    std::optional<std::chrono::system_clock::time_point> start;
-    /// Newest time wanted (inclusive). Unset: the newest packet when the walk starts.
-    std::optional<std::chrono::system_clock::time_point> end;
-    /// Packets per request, 1 to 1000 (values outside are clamped).
-    std::uint32_t page_size = 100;
-    /// Leave heartbeat packets out of the results.
-    bool skip_heartbeats = false;
-    /// What a heartbeat looks like (the modules' default unless configured otherwise).
-    std::string heartbeat = std::string(default_heartbeat);
-    /// Safety net against a server that never stops paging.
-    std::size_t max_pages = 10000;
-};
-
 namespace detail {
 
 struct history_walk_state;
 
-using history_handler = rest_handler<std::vector<packet>>;
+using history_handler = boost::asio::any_completion_handler<void(error_code, std::vector<packet>)>;
 
 ATOMCLOUD_DECL std::shared_ptr<history_walk_state> make_history_walk(const rest_client& client,
                                                                      std::int64_t org_id,
-                                                                     std::string number,
+                                                                     const history_device& device,
                                                                      history_options opts);
 ATOMCLOUD_DECL bool history_walk_done(const history_walk_state& st) noexcept;
 /// One batch (stop_at_first_batch) or the whole walk.
@@ -118,12 +103,12 @@ ATOMCLOUD_DECL std::vector<packet> history_walk_sync(const boost::asio::any_io_e
 /// flight (the operation keeps what it needs); the client must outlive the walk.
 class history_walker {
 public:
-    /// A walk over device `number` of organisation `org_id` with `opts`; nothing is
+    /// A walk over `device` of organisation `org_id` with `opts`; nothing is
     /// requested before the first batch is asked for.
-    history_walker(rest_client& client, std::int64_t org_id, std::string_view number,
+    history_walker(rest_client& client, std::int64_t org_id, const history_device& device,
                    history_options opts = {})
         : ex_(client.get_executor()),
-          state_(detail::make_history_walk(client, org_id, std::string(number), std::move(opts))) {}
+          state_(detail::make_history_walk(client, org_id, device, std::move(opts))) {}
 
     /// True when every packet was yielded (or the walk failed).
     bool done() const noexcept { return detail::history_walk_done(*state_); }
@@ -134,16 +119,16 @@ public:
     /// partial and total are honoured: operation_aborted) the walk can be resumed by
     /// calling again, which re-requests the page that failed; after too_many_pages it is
     /// over.
-    template <class CompletionToken = boost::asio::deferred_t>
+    template <class CompletionToken = default_completion_token_t>
     auto async_next_batch(CompletionToken&& token = {}) {
-        return boost::asio::async_initiate<CompletionToken, void(error_code, std::vector<packet>)>(
+        return detail::initiate_operation<void(error_code, std::vector<packet>)>(
             detail::history_initiation{state_, ex_, true}, token,
             static_cast<diagnostics*>(nullptr));
     }
     /// As above; `diag` (kept alive until completion) receives the details of a failure.
-    template <class CompletionToken = boost::asio::deferred_t>
+    template <class CompletionToken = default_completion_token_t>
     auto async_next_batch(diagnostics& diag, CompletionToken&& token = {}) {
-        return boost::asio::async_initiate<CompletionToken, void(error_code, std::vector<packet>)>(
+        return detail::initiate_operation<void(error_code, std::vector<packet>)>(
             detail::history_initiation{state_, ex_, true}, token, &diag);
     }
     /// Synchronous form (see rest_client about synchronous calls); never throws (but
@@ -165,27 +150,27 @@ private:
     std::shared_ptr<detail::history_walk_state> state_;
 };
 
-/// Every packet of device `number`'s history within `opts`' window, newest first, each
+/// Every packet of the history of `device` within `opts`' window, newest first, each
 /// once (see the top of this header). Completes with void(error_code,
 /// std::vector<packet>); on error the vector holds the packets collected before it.
 /// Honours terminal, partial and total cancellation (operation_aborted).
-template <class CompletionToken = boost::asio::deferred_t>
-auto async_fetch_history(rest_client& client, std::int64_t org_id, std::string_view number,
+template <class CompletionToken = default_completion_token_t>
+auto async_fetch_history(rest_client& client, std::int64_t org_id, const history_device& device,
                          history_options opts, CompletionToken&& token = {}) {
-    return boost::asio::async_initiate<CompletionToken, void(error_code, std::vector<packet>)>(
+    return detail::initiate_operation<void(error_code, std::vector<packet>)>(
         detail::history_initiation{
-            detail::make_history_walk(client, org_id, std::string(number), std::move(opts)),
+            detail::make_history_walk(client, org_id, device, std::move(opts)),
             client.get_executor(), false},
         token, static_cast<diagnostics*>(nullptr));
 }
 
 /// As above; `diag` (kept alive until completion) receives the details of a failure.
-template <class CompletionToken = boost::asio::deferred_t>
-auto async_fetch_history(rest_client& client, std::int64_t org_id, std::string_view number,
+template <class CompletionToken = default_completion_token_t>
+auto async_fetch_history(rest_client& client, std::int64_t org_id, const history_device& device,
                          history_options opts, diagnostics& diag, CompletionToken&& token = {}) {
-    return boost::asio::async_initiate<CompletionToken, void(error_code, std::vector<packet>)>(
+    return detail::initiate_operation<void(error_code, std::vector<packet>)>(
         detail::history_initiation{
-            detail::make_history_walk(client, org_id, std::string(number), std::move(opts)),
+            detail::make_history_walk(client, org_id, device, std::move(opts)),
             client.get_executor(), false},
         token, &diag);
 }
@@ -193,20 +178,19 @@ auto async_fetch_history(rest_client& client, std::int64_t org_id, std::string_v
 /// Synchronous form (see rest_client about synchronous calls); never throws (but
 /// std::bad_alloc). On error returns the packets collected before it.
 inline std::vector<packet> fetch_history(rest_client& client, std::int64_t org_id,
-                                         std::string_view number, history_options opts,
+                                         const history_device& device, history_options opts,
                                          error_code& ec, diagnostics& diag) {
     return detail::history_walk_sync(
-        client.get_executor(),
-        detail::make_history_walk(client, org_id, std::string(number), std::move(opts)), false, ec,
-        diag);
+        client.get_executor(), detail::make_history_walk(client, org_id, device, std::move(opts)),
+        false, ec, diag);
 }
 
 /// Synchronous form; throws atomcloud::error on failure.
 inline std::vector<packet> fetch_history(rest_client& client, std::int64_t org_id,
-                                         std::string_view number, history_options opts = {}) {
+                                         const history_device& device, history_options opts = {}) {
     error_code ec;
     diagnostics diag;
-    auto out = fetch_history(client, org_id, number, std::move(opts), ec, diag);
+    auto out = fetch_history(client, org_id, device, std::move(opts), ec, diag);
     throw_on_error(ec, diag);
     return out;
 }

@@ -1,5 +1,6 @@
 // What the HTTPS API returns, as plain values: organisations, groups, devices, device
-// state, history packets and pages, and the query of a history page.
+// state, history packets and pages, the query of a history page and the options of a
+// history walk.
 //
 // Parsing is lenient (see the spec's Decision): unknown fields are ignored, optional
 // fields that are missing or null are left empty or zero, and only a field the SDK needs
@@ -11,13 +12,16 @@
 #include <atomcloud/bytes.hpp>
 #include <atomcloud/detail/config.hpp>
 #include <atomcloud/device_id.hpp>
+#include <atomcloud/payload.hpp>
 #include <atomcloud/time.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 namespace atomcloud {
@@ -60,6 +64,10 @@ ATOMCLOUD_DECL const char* to_string(device_type t) noexcept;
 /// The type for the API's text ("01" -> dtu ...; also accepts "1".."4"); unknown otherwise.
 ATOMCLOUD_DECL device_type parse_device_type(std::string_view text) noexcept;
 
+/// A device whose history is asked for: a DTU, WIFI or 4G device's 20-character number,
+/// or an NB-IoT device's id (both convert implicitly).
+using history_device = std::variant<device_number, nbiot_id>;
+
 /// A device of a group (`/api/orgs/:org_id/groups/:group_id/devices`).
 struct device {
     /// The device id used by the state endpoint (not the 20-character number).
@@ -77,6 +85,15 @@ struct device {
     /// `number` as a device_number if it is a valid one (20 printable ASCII characters).
     std::optional<device_number> as_device_number() const noexcept {
         return device_number::parse(number);
+    }
+    /// `number` as the history API takes it: a device_number if it is a valid one, else
+    /// an NB-IoT device's nbiot_id if it is a valid one, else std::nullopt.
+    std::optional<history_device> as_history_device() const noexcept {
+        if (auto n = device_number::parse(number))
+            return history_device(*n);
+        if (auto nbiot = nbiot_id::parse(number))
+            return history_device(*nbiot);
+        return std::nullopt;
     }
 };
 
@@ -155,6 +172,22 @@ struct history_query {
     std::optional<std::chrono::system_clock::time_point> start;
     /// Newest time wanted (inclusive); sent like `start` (truncated to the second).
     std::optional<std::chrono::system_clock::time_point> end;
+};
+
+/// What a history walk covers and how.
+struct history_options {
+    /// Oldest time wanted (inclusive). Unset: as far back as the platform keeps.
+    std::optional<std::chrono::system_clock::time_point> start;
+    /// Newest time wanted (inclusive). Unset: the newest packet when the walk starts.
+    std::optional<std::chrono::system_clock::time_point> end;
+    /// Packets per request, 1 to 1000 (values outside are clamped).
+    std::uint32_t page_size = 100;
+    /// Leave heartbeat packets out of the results.
+    bool skip_heartbeats = false;
+    /// What a heartbeat looks like (the modules' default unless configured otherwise).
+    std::string heartbeat = std::string(default_heartbeat);
+    /// Safety net against a server that never stops paging.
+    std::size_t max_pages = 10000;
 };
 
 } // namespace atomcloud

@@ -27,10 +27,10 @@
 #include <atomcloud/models.hpp>
 #include <atomcloud/rest_client.hpp>
 #include <atomcloud/session.hpp>
+#include <atomcloud/with_diagnostics.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/deferred.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -168,10 +168,10 @@ public:
     /// follows it and this completes when that one ends. Completes with the REST error
     /// (and the registry unchanged) or success. Cancellation: none (it ends on its own
     /// within the REST client's timeouts). Signature: void(error_code).
-    template <class CompletionToken = boost::asio::deferred_t>
+    template <class CompletionToken = default_completion_token_t>
     auto async_seed(CompletionToken&& token = CompletionToken{}) {
-        return boost::asio::async_initiate<CompletionToken, void(error_code)>(
-            detail::initiate_seed{impl_, ex_}, token);
+        return detail::initiate_operation<void(error_code)>(detail::initiate_seed{impl_, ex_},
+                                                            token);
     }
 
     /// Feed every event the session delivers, in order: device_connected /

@@ -27,10 +27,10 @@
 #include <atomcloud/events.hpp>
 #include <atomcloud/session.hpp>
 #include <atomcloud/stream.hpp>
+#include <atomcloud/with_diagnostics.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/deferred.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -198,7 +198,7 @@ public:
     /// Cancellation: terminal, partial and total, at any time (a request not yet sent is
     /// never sent; a sent one's answer, arriving later, passes through on_event).
     /// Signature: void(error_code, bytes).
-    template <class CompletionToken = boost::asio::deferred_t>
+    template <class CompletionToken = default_completion_token_t>
     auto async_request(const device_number& device, bytes_view payload, request_params params = {},
                        CompletionToken&& token = CompletionToken{}) {
         return start(stream_device(device), payload, std::move(params),
@@ -206,7 +206,7 @@ public:
     }
 
     /// The same for an NB-IoT device (frame 0x07; answers are its nbiot_message events).
-    template <class CompletionToken = boost::asio::deferred_t>
+    template <class CompletionToken = default_completion_token_t>
     auto async_request(const nbiot_id& device, bytes_view payload, request_params params = {},
                        CompletionToken&& token = CompletionToken{}) {
         return start(stream_device(device), payload, std::move(params),
@@ -223,7 +223,7 @@ private:
     template <class CompletionToken>
     auto start(const stream_device& target, bytes_view payload, request_params params,
                CompletionToken&& token) {
-        return boost::asio::async_initiate<CompletionToken, void(error_code, bytes)>(
+        return detail::initiate_operation<void(error_code, bytes)>(
             detail::initiate_request{impl_, ex_}, token, target,
             bytes(payload.begin(), payload.end()), std::move(params));
     }

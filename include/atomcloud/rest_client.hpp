@@ -29,14 +29,14 @@
 
 #include <atomcloud/config.hpp>
 #include <atomcloud/detail/config.hpp>
+#include <atomcloud/detail/rest_engine.hpp>
 #include <atomcloud/error.hpp>
 #include <atomcloud/metrics.hpp>
 #include <atomcloud/models.hpp>
+#include <atomcloud/with_diagnostics.hpp>
 
-#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/deferred.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -45,6 +45,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace boost::asio {
@@ -52,49 +53,6 @@ class io_context;
 } // namespace boost::asio
 
 namespace atomcloud {
-
-namespace detail {
-
-class rest_client_impl;
-
-template <class T>
-using rest_handler = boost::asio::any_completion_handler<void(error_code, T)>;
-
-// The type-erased entry points, compiled once (impl/rest_client.ipp).
-ATOMCLOUD_DECL void rest_list_orgs(rest_client_impl& c, diagnostics* diag,
-                                   rest_handler<std::vector<org>> h);
-ATOMCLOUD_DECL void rest_list_groups(rest_client_impl& c, std::int64_t org_id, diagnostics* diag,
-                                     rest_handler<std::vector<group>> h);
-ATOMCLOUD_DECL void rest_list_devices(rest_client_impl& c, std::int64_t org_id,
-                                      std::int64_t group_id, diagnostics* diag,
-                                      rest_handler<std::vector<device>> h);
-ATOMCLOUD_DECL void rest_device_state(rest_client_impl& c, std::int64_t org_id,
-                                      std::int64_t device_id, diagnostics* diag,
-                                      rest_handler<device_state> h);
-ATOMCLOUD_DECL rest_metrics rest_get_metrics(const rest_client_impl& c);
-ATOMCLOUD_DECL bool rest_is_shut_down(const rest_client_impl& c) noexcept;
-ATOMCLOUD_DECL void rest_packets(rest_client_impl& c, std::int64_t org_id, std::string number,
-                                 history_query query, diagnostics* diag,
-                                 rest_handler<packet_page> h);
-
-// Initiation object for async_initiate: exposes the client's executor (the default for
-// handlers without one of their own, and where atomcloud::cancel_after starts its timer)
-// and forwards to one of the entry points above.
-template <class T>
-struct rest_initiation {
-    using executor_type = boost::asio::any_io_executor;
-    std::shared_ptr<rest_client_impl> impl;
-    executor_type ex;
-
-    executor_type get_executor() const noexcept { return ex; }
-
-    template <class Handler, class Fn, class... Args>
-    void operator()(Handler&& handler, Fn fn, Args&&... args) const {
-        fn(*impl, std::forward<Args>(args)..., rest_handler<T>(std::forward<Handler>(handler)));
-    }
-};
-
-} // namespace detail
 
 /// Client of the platform's HTTPS API.
 ///
@@ -114,10 +72,12 @@ struct rest_initiation {
 /// its connection (closed, not reused). GETs have no side effects on the platform.
 ///
 /// Completion signature of every async operation: void(atomcloud::error_code, T). The
-/// default completion token is boost::asio::deferred, so `co_await api.async_list_orgs()`
-/// works in a coroutine; callbacks, use_future, use_awaitable, as_tuple(...) and
-/// cancel_after(...) work as well. Handlers without an associated executor run on the
-/// client's executor.
+/// default completion token is with_diagnostics(boost::asio::deferred), so
+/// `co_await api.async_list_orgs()` works in a coroutine and throws an atomcloud::error
+/// carrying the diagnostics (server message, HTTP status, API code); use_future and
+/// use_awaitable given as they are throw the same. Callbacks, as_tuple(...) and
+/// cancel_after(...) work as well (with the error_code). Handlers without an associated
+/// executor run on the client's executor.
 ///
 /// The synchronous forms run the asynchronous operation and wait for it. When the
 /// client's executor belongs to a boost::asio::io_context (directly or through a
@@ -173,7 +133,7 @@ public:
     /// positive. Never completes otherwise. Call it from the client's executor.
     /// Signature: void(error_code).
     template <class Rep, class Period, class Callback,
-              class CompletionToken = boost::asio::deferred_t>
+              class CompletionToken = default_completion_token_t>
     auto async_watch_metrics(std::chrono::duration<Rep, Period> interval, Callback callback,
                              CompletionToken&& token = CompletionToken{}) {
         std::weak_ptr<detail::rest_client_impl> weak = impl_;
@@ -184,7 +144,7 @@ public:
             cb(detail::rest_get_metrics(*impl));
             return true;
         };
-        return boost::asio::async_initiate<CompletionToken, void(error_code)>(
+        return detail::initiate_operation<void(error_code)>(
             detail::initiate_watch_metrics{ex_}, token,
             std::chrono::duration_cast<std::chrono::steady_clock::duration>(interval),
             std::move(tick));
@@ -194,148 +154,151 @@ public:
     ATOMCLOUD_DECL void close_idle_connections();
 
     // -----------------------------------------------------------------------------------
-    // GET /api/orgs
+    // The endpoints. Each comes as async with a token, async with diagnostics (`diag`,
+    // kept alive by the caller until completion, receives the details of the outcome:
+    // server message, HTTP status, API code, client explanation), synchronous with
+    // error_code and diagnostics (never throws, but std::bad_alloc) and synchronous
+    // throwing atomcloud::error. All four forward one operation of
+    // detail/rest_operations.hpp to the engine. Errors: see the top of this header.
 
-    /// The account's organisations. Completes with void(error_code, std::vector<org>).
-    /// Errors: see the top of this header.
-    template <class CompletionToken = boost::asio::deferred_t>
+    /// GET /api/orgs: the account's organisations. void(error_code, std::vector<org>).
+    template <class CompletionToken = default_completion_token_t>
     auto async_list_orgs(CompletionToken&& token = {}) {
-        return initiate<std::vector<org>>(std::forward<CompletionToken>(token),
-                                          &detail::rest_list_orgs,
-                                          static_cast<diagnostics*>(nullptr));
+        return start(detail::rest_op::list_orgs{}, nullptr, token);
     }
-    /// As above; `diag` (kept alive by the caller until completion) receives the details
-    /// of the outcome (server message, HTTP status, API code, client explanation).
-    template <class CompletionToken = boost::asio::deferred_t>
+    template <class CompletionToken = default_completion_token_t>
     auto async_list_orgs(diagnostics& diag, CompletionToken&& token = {}) {
-        return initiate<std::vector<org>>(std::forward<CompletionToken>(token),
-                                          &detail::rest_list_orgs, &diag);
+        return start(detail::rest_op::list_orgs{}, &diag, token);
     }
-    /// Synchronous form; sets ec and diag, never throws (but std::bad_alloc).
-    ATOMCLOUD_DECL std::vector<org> list_orgs(error_code& ec, diagnostics& diag);
-    /// Synchronous form; throws atomcloud::error (with diagnostics) on failure.
-    ATOMCLOUD_DECL std::vector<org> list_orgs();
+    std::vector<org> list_orgs(error_code& ec, diagnostics& diag) {
+        return run(detail::rest_op::list_orgs{}, ec, diag);
+    }
+    std::vector<org> list_orgs() { return run(detail::rest_op::list_orgs{}); }
 
-    // -----------------------------------------------------------------------------------
-    // GET /api/orgs/:org_id/grouplist
-
-    /// The device groups of organisation `org_id`. Completes with
+    /// GET /api/orgs/:org_id/grouplist: the device groups of organisation `org_id`.
     /// void(error_code, std::vector<group>). An unknown org is api_errc::not_found.
-    template <class CompletionToken = boost::asio::deferred_t>
+    template <class CompletionToken = default_completion_token_t>
     auto async_list_groups(std::int64_t org_id, CompletionToken&& token = {}) {
-        return initiate<std::vector<group>>(std::forward<CompletionToken>(token),
-                                            &detail::rest_list_groups, org_id,
-                                            static_cast<diagnostics*>(nullptr));
+        return start(detail::rest_op::list_groups{org_id}, nullptr, token);
     }
-    /// As above, with diagnostics (kept alive by the caller until completion).
-    template <class CompletionToken = boost::asio::deferred_t>
+    template <class CompletionToken = default_completion_token_t>
     auto async_list_groups(std::int64_t org_id, diagnostics& diag, CompletionToken&& token = {}) {
-        return initiate<std::vector<group>>(std::forward<CompletionToken>(token),
-                                            &detail::rest_list_groups, org_id, &diag);
+        return start(detail::rest_op::list_groups{org_id}, &diag, token);
     }
-    /// Synchronous form; sets ec and diag, never throws (but std::bad_alloc).
-    ATOMCLOUD_DECL std::vector<group> list_groups(std::int64_t org_id, error_code& ec,
-                                                  diagnostics& diag);
-    /// Synchronous form; throws atomcloud::error on failure.
-    ATOMCLOUD_DECL std::vector<group> list_groups(std::int64_t org_id);
+    std::vector<group> list_groups(std::int64_t org_id, error_code& ec, diagnostics& diag) {
+        return run(detail::rest_op::list_groups{org_id}, ec, diag);
+    }
+    std::vector<group> list_groups(std::int64_t org_id) {
+        return run(detail::rest_op::list_groups{org_id});
+    }
 
-    // -----------------------------------------------------------------------------------
-    // GET /api/orgs/:org_id/groups/:group_id/devices
-
-    /// The devices of group `group_id` of organisation `org_id`. Completes with
-    /// void(error_code, std::vector<device>). Unknown org or group: api_errc::not_found.
-    template <class CompletionToken = boost::asio::deferred_t>
+    /// GET /api/orgs/:org_id/groups/:group_id/devices: the devices of group `group_id` of
+    /// organisation `org_id`. void(error_code, std::vector<device>). Unknown org or
+    /// group: api_errc::not_found.
+    template <class CompletionToken = default_completion_token_t>
     auto async_list_devices(std::int64_t org_id, std::int64_t group_id,
                             CompletionToken&& token = {}) {
-        return initiate<std::vector<device>>(std::forward<CompletionToken>(token),
-                                             &detail::rest_list_devices, org_id, group_id,
-                                             static_cast<diagnostics*>(nullptr));
+        return start(detail::rest_op::list_devices{org_id, group_id}, nullptr, token);
     }
-    /// As above, with diagnostics (kept alive by the caller until completion).
-    template <class CompletionToken = boost::asio::deferred_t>
+    template <class CompletionToken = default_completion_token_t>
     auto async_list_devices(std::int64_t org_id, std::int64_t group_id, diagnostics& diag,
                             CompletionToken&& token = {}) {
-        return initiate<std::vector<device>>(std::forward<CompletionToken>(token),
-                                             &detail::rest_list_devices, org_id, group_id, &diag);
+        return start(detail::rest_op::list_devices{org_id, group_id}, &diag, token);
     }
-    /// Synchronous form; sets ec and diag, never throws (but std::bad_alloc).
-    ATOMCLOUD_DECL std::vector<device> list_devices(std::int64_t org_id, std::int64_t group_id,
-                                                    error_code& ec, diagnostics& diag);
-    /// Synchronous form; throws atomcloud::error on failure.
-    ATOMCLOUD_DECL std::vector<device> list_devices(std::int64_t org_id, std::int64_t group_id);
+    std::vector<device> list_devices(std::int64_t org_id, std::int64_t group_id, error_code& ec,
+                                     diagnostics& diag) {
+        return run(detail::rest_op::list_devices{org_id, group_id}, ec, diag);
+    }
+    std::vector<device> list_devices(std::int64_t org_id, std::int64_t group_id) {
+        return run(detail::rest_op::list_devices{org_id, group_id});
+    }
 
-    // -----------------------------------------------------------------------------------
-    // GET /api/orgs/:org_id/devicestate/:device_id
-
-    /// The connection state of device `device_id` (device::id, not its number).
-    /// Completes with void(error_code, device_state). A state text this SDK does not
-    /// know is connection_state::unknown with the text in device_state::raw.
-    template <class CompletionToken = boost::asio::deferred_t>
+    /// GET /api/orgs/:org_id/devicestate/:device_id: the connection state of device
+    /// `device_id` (device::id, not its number). void(error_code, device_state). A state
+    /// text this SDK does not know is connection_state::unknown with the text in
+    /// device_state::raw.
+    template <class CompletionToken = default_completion_token_t>
     auto async_device_state(std::int64_t org_id, std::int64_t device_id,
                             CompletionToken&& token = {}) {
-        return initiate<::atomcloud::device_state>(std::forward<CompletionToken>(token),
-                                                   &detail::rest_device_state, org_id, device_id,
-                                                   static_cast<diagnostics*>(nullptr));
+        return start(detail::rest_op::device_state{org_id, device_id}, nullptr, token);
     }
-    /// As above, with diagnostics (kept alive by the caller until completion).
-    template <class CompletionToken = boost::asio::deferred_t>
+    template <class CompletionToken = default_completion_token_t>
     auto async_device_state(std::int64_t org_id, std::int64_t device_id, diagnostics& diag,
                             CompletionToken&& token = {}) {
-        return initiate<::atomcloud::device_state>(std::forward<CompletionToken>(token),
-                                                   &detail::rest_device_state, org_id, device_id,
-                                                   &diag);
+        return start(detail::rest_op::device_state{org_id, device_id}, &diag, token);
     }
-    /// Synchronous form; sets ec and diag, never throws (but std::bad_alloc).
-    ATOMCLOUD_DECL ::atomcloud::device_state
-    device_state(std::int64_t org_id, std::int64_t device_id, error_code& ec, diagnostics& diag);
-    /// Synchronous form; throws atomcloud::error on failure.
-    ATOMCLOUD_DECL ::atomcloud::device_state device_state(std::int64_t org_id,
-                                                          std::int64_t device_id);
+    ::atomcloud::device_state device_state(std::int64_t org_id, std::int64_t device_id,
+                                           error_code& ec, diagnostics& diag) {
+        return run(detail::rest_op::device_state{org_id, device_id}, ec, diag);
+    }
+    ::atomcloud::device_state device_state(std::int64_t org_id, std::int64_t device_id) {
+        return run(detail::rest_op::device_state{org_id, device_id});
+    }
 
-    // -----------------------------------------------------------------------------------
-    // GET /api/orgs/:org_id/devicepacket/:number?page=&limit=&start=&end=
-
-    /// One page of the message history of the device with number `number` (the
-    /// 20-character number; percent-encoded in the URL), newest first. Completes with
-    /// void(error_code, packet_page). Each packet's bytes are decoded from the hex text;
-    /// a packet whose hex is malformed, or whose time cannot be read, fails the page with
-    /// client_errc::invalid_field. For every packet of a time window, across pages, see
-    /// history.hpp.
-    template <class CompletionToken = boost::asio::deferred_t>
-    auto async_packets(std::int64_t org_id, std::string_view number, const history_query& query,
+    /// GET /api/orgs/:org_id/devicepacket/:number: one page of the message history of
+    /// `device` (a device_number, or an NB-IoT device's nbiot_id; percent-encoded in the
+    /// URL), newest first. void(error_code, packet_page). Each packet's bytes are decoded
+    /// from the hex text; a packet whose hex is malformed, or whose time cannot be read,
+    /// fails the page with client_errc::invalid_field. For every packet of a time window,
+    /// across pages, see history.hpp.
+    template <class CompletionToken = default_completion_token_t>
+    auto async_packets(std::int64_t org_id, const history_device& device,
+                       const history_query& query, CompletionToken&& token = {}) {
+        return start(packets_op(org_id, device, query), nullptr, token);
+    }
+    template <class CompletionToken = default_completion_token_t>
+    auto async_packets(std::int64_t org_id, const history_device& device,
+                       const history_query& query, diagnostics& diag,
                        CompletionToken&& token = {}) {
-        return initiate<packet_page>(std::forward<CompletionToken>(token), &detail::rest_packets,
-                                     org_id, std::string(number), query,
-                                     static_cast<diagnostics*>(nullptr));
+        return start(packets_op(org_id, device, query), &diag, token);
     }
-    /// As above, with diagnostics (kept alive by the caller until completion).
-    template <class CompletionToken = boost::asio::deferred_t>
-    auto async_packets(std::int64_t org_id, std::string_view number, const history_query& query,
-                       diagnostics& diag, CompletionToken&& token = {}) {
-        return initiate<packet_page>(std::forward<CompletionToken>(token), &detail::rest_packets,
-                                     org_id, std::string(number), query, &diag);
+    packet_page packets(std::int64_t org_id, const history_device& device,
+                        const history_query& query, error_code& ec, diagnostics& diag) {
+        return run(packets_op(org_id, device, query), ec, diag);
     }
-    /// Synchronous form; sets ec and diag, never throws (but std::bad_alloc).
-    ATOMCLOUD_DECL packet_page packets(std::int64_t org_id, std::string_view number,
-                                       const history_query& query, error_code& ec,
-                                       diagnostics& diag);
-    /// Synchronous form; throws atomcloud::error on failure.
-    ATOMCLOUD_DECL packet_page packets(std::int64_t org_id, std::string_view number,
-                                       const history_query& query = {});
-
-    /// The engine (for atomcloud's own composed operations, such as the history walk).
-    const std::shared_ptr<detail::rest_client_impl>& impl() const noexcept { return impl_; }
+    packet_page packets(std::int64_t org_id, const history_device& device,
+                        const history_query& query = {}) {
+        return run(packets_op(org_id, device, query));
+    }
 
 private:
-    template <class T, class CompletionToken, class Fn, class... Args>
-    auto initiate(CompletionToken&& token, Fn fn, Args&&... args) {
-        return boost::asio::async_initiate<CompletionToken, void(error_code, T)>(
-            detail::rest_initiation<T>{impl_, ex_}, token, fn, std::forward<Args>(args)...);
+    friend struct detail::rest_access;
+
+    static detail::rest_op::packets packets_op(std::int64_t org_id, const history_device& device,
+                                               const history_query& query) {
+        return {org_id, std::visit([](const auto& d) { return d.str(); }, device), query};
+    }
+
+    // The generated overload set: every endpoint's four forms are these three.
+    template <class Op, class CompletionToken>
+    auto start(Op op, diagnostics* diag, CompletionToken& token) {
+        return detail::initiate_operation<void(error_code, typename Op::result_type)>(
+            detail::rest_initiation{impl_, ex_}, token, diag, std::move(op));
+    }
+    template <class Op>
+    typename Op::result_type run(Op op, error_code& ec, diagnostics& diag) {
+        return detail::rest_call<Op>::run(*impl_, std::move(op), ec, diag);
+    }
+    template <class Op>
+    typename Op::result_type run(Op op) {
+        error_code ec;
+        diagnostics diag;
+        auto result = run(std::move(op), ec, diag);
+        throw_on_error(ec, diag);
+        return result;
     }
 
     executor_type ex_;
     std::shared_ptr<detail::rest_client_impl> impl_;
 };
+
+namespace detail {
+struct rest_access {
+    static const std::shared_ptr<rest_client_impl>& impl(const rest_client& c) noexcept {
+        return c.impl_;
+    }
+};
+} // namespace detail
 
 } // namespace atomcloud
 

@@ -27,11 +27,11 @@
 #include <atomcloud/events.hpp>
 #include <atomcloud/frame.hpp>
 #include <atomcloud/metrics.hpp>
+#include <atomcloud/with_diagnostics.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/deferred.hpp>
 #include <boost/core/span.hpp>
 
 #include <chrono>
@@ -214,7 +214,7 @@ public:
     /// Cancellation: terminal (stops the session as stop() does, but completes with
     /// operation_aborted; while a close handshake is in progress, closes at once).
     /// Signature: void(error_code).
-    template <class CompletionToken = boost::asio::deferred_t>
+    template <class CompletionToken = default_completion_token_t>
     auto async_run(CompletionToken&& token = CompletionToken{}) {
         return start_run(nullptr, std::forward<CompletionToken>(token));
     }
@@ -223,7 +223,7 @@ public:
     /// what the server answered (http_status(), api_code(), server_message()). `diag`
     /// must outlive the operation.
     /// Thread safety: call from the session's executor only (the session is not thread-safe).
-    template <class CompletionToken = boost::asio::deferred_t>
+    template <class CompletionToken = default_completion_token_t>
     auto async_run(diagnostics& diag, CompletionToken&& token = CompletionToken{}) {
         return start_run(&diag, std::forward<CompletionToken>(token));
     }
@@ -250,7 +250,7 @@ public:
     /// fails on a running or idle session. Cancellation: none (it completes quickly).
     /// Thread safety: call from the session's executor only (the session is not thread-safe).
     /// Signature: void(error_code).
-    template <class CompletionToken = boost::asio::deferred_t>
+    template <class CompletionToken = default_completion_token_t>
     auto async_subscribe(const device_number& device, CompletionToken&& token = CompletionToken{}) {
         return start_subscriptions(std::vector<device_number>{device}, true,
                                    std::forward<CompletionToken>(token));
@@ -259,7 +259,7 @@ public:
     /// Subscribes to several devices (the list is copied; the frames are written one after
     /// the other). Completes when the last one is written. As async_subscribe(device).
     /// Thread safety: call from the session's executor only (the session is not thread-safe).
-    template <class CompletionToken = boost::asio::deferred_t>
+    template <class CompletionToken = default_completion_token_t>
     auto async_subscribe(boost::span<const device_number> devices,
                          CompletionToken&& token = CompletionToken{}) {
         return start_subscriptions(std::vector<device_number>(devices.begin(), devices.end()), true,
@@ -270,7 +270,7 @@ public:
     /// frame is sent when the link is up. Unsubscribing a device that is not subscribed
     /// sends nothing. Completion and cancellation as async_subscribe.
     /// Thread safety: call from the session's executor only (the session is not thread-safe).
-    template <class CompletionToken = boost::asio::deferred_t>
+    template <class CompletionToken = default_completion_token_t>
     auto async_unsubscribe(const device_number& device,
                            CompletionToken&& token = CompletionToken{}) {
         return start_subscriptions(std::vector<device_number>{device}, false,
@@ -279,7 +279,7 @@ public:
 
     /// Unsubscribes from several devices. As async_unsubscribe(device).
     /// Thread safety: call from the session's executor only (the session is not thread-safe).
-    template <class CompletionToken = boost::asio::deferred_t>
+    template <class CompletionToken = default_completion_token_t>
     auto async_unsubscribe(boost::span<const device_number> devices,
                            CompletionToken&& token = CompletionToken{}) {
         return start_subscriptions(std::vector<device_number>(devices.begin(), devices.end()),
@@ -308,7 +308,7 @@ public:
     /// Cancellation: terminal, partial and total while the message waits in the queue
     /// (it is removed; completes with operation_aborted); ignored once its write started.
     /// Signature: void(error_code).
-    template <class CompletionToken = boost::asio::deferred_t>
+    template <class CompletionToken = default_completion_token_t>
     auto async_send(const device_number& device, bytes_view payload,
                     CompletionToken&& token = CompletionToken{}) {
         return start_send(send_frame{device, payload}, std::forward<CompletionToken>(token));
@@ -317,7 +317,7 @@ public:
     /// Sends `payload` to an NB-IoT device (frame 0x07; the id is NUL-padded to 37 bytes).
     /// As async_send (errors, cancellation).
     /// Thread safety: call from the session's executor only (the session is not thread-safe).
-    template <class CompletionToken = boost::asio::deferred_t>
+    template <class CompletionToken = default_completion_token_t>
     auto async_send_nbiot(const nbiot_id& device, bytes_view payload,
                           CompletionToken&& token = CompletionToken{}) {
         return start_send(nbiot_send_frame{device, payload}, std::forward<CompletionToken>(token));
@@ -349,9 +349,9 @@ public:
     /// Thread safety: call from the session's executor only (the session is not thread-safe).
     /// Cancellation: terminal, partial and total (completes with operation_aborted and an
     /// empty batch; no event is lost). Signature: void(error_code, event_batch).
-    template <class CompletionToken = boost::asio::deferred_t>
+    template <class CompletionToken = default_completion_token_t>
     auto async_receive(CompletionToken&& token = CompletionToken{}) {
-        return boost::asio::async_initiate<CompletionToken, void(error_code, event_batch)>(
+        return detail::initiate_operation<void(error_code, event_batch)>(
             detail::initiate_receive{{impl_, ex_}}, token);
     }
 
@@ -390,7 +390,7 @@ public:
     /// Thread safety: call from the session's executor only (the session is not thread-safe).
     /// Signature: void(error_code).
     template <class Rep, class Period, class Callback,
-              class CompletionToken = boost::asio::deferred_t>
+              class CompletionToken = default_completion_token_t>
     auto async_watch_metrics(std::chrono::duration<Rep, Period> interval, Callback callback,
                              CompletionToken&& token = CompletionToken{}) {
         std::weak_ptr<detail::session_impl> weak = impl_;
@@ -401,7 +401,7 @@ public:
             cb(detail::session_get_metrics(*impl));
             return true;
         };
-        return boost::asio::async_initiate<CompletionToken, void(error_code)>(
+        return detail::initiate_operation<void(error_code)>(
             detail::initiate_watch_metrics{ex_}, token,
             std::chrono::duration_cast<std::chrono::steady_clock::duration>(interval),
             std::move(tick));
@@ -410,21 +410,21 @@ public:
 private:
     template <class CompletionToken>
     auto start_run(diagnostics* diag, CompletionToken&& token) {
-        return boost::asio::async_initiate<CompletionToken, void(error_code)>(
-            detail::initiate_run{{impl_, ex_}}, token, diag);
+        return detail::initiate_operation<void(error_code)>(detail::initiate_run{{impl_, ex_}},
+                                                            token, diag);
     }
 
     template <class CompletionToken>
     auto start_subscriptions(std::vector<device_number> devices, bool subscribe,
                              CompletionToken&& token) {
-        return boost::asio::async_initiate<CompletionToken, void(error_code)>(
+        return detail::initiate_operation<void(error_code)>(
             detail::initiate_subscriptions{{impl_, ex_}}, token, std::move(devices), subscribe);
     }
 
     template <class CompletionToken>
     auto start_send(frame f, CompletionToken&& token) {
-        return boost::asio::async_initiate<CompletionToken, void(error_code)>(
-            detail::initiate_send{{impl_, ex_}}, token, std::move(f));
+        return detail::initiate_operation<void(error_code)>(detail::initiate_send{{impl_, ex_}},
+                                                            token, std::move(f));
     }
 
     executor_type ex_;

@@ -66,11 +66,11 @@
 #include <atomcloud/events.hpp>
 #include <atomcloud/models.hpp>
 #include <atomcloud/payload.hpp>
+#include <atomcloud/with_diagnostics.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/deferred.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -344,15 +344,15 @@ public:
     /// Runs the stream until stop(), cancellation or a permanent failure of its session
     /// (see session::async_run: the same errors, e.g. handshake_rejected,
     /// certificate_rejected). Signature: void(error_code).
-    template <class CompletionToken = boost::asio::deferred_t>
+    template <class CompletionToken = default_completion_token_t>
     auto async_run(CompletionToken&& token = CompletionToken{}) {
-        return boost::asio::async_initiate<CompletionToken, void(error_code)>(
+        return detail::initiate_operation<void(error_code)>(
             detail::initiate_stream_run{{impl_, ex_}}, token, static_cast<diagnostics*>(nullptr));
     }
     /// As above; `diag` (alive until completion) tells what the server answered.
-    template <class CompletionToken = boost::asio::deferred_t>
+    template <class CompletionToken = default_completion_token_t>
     auto async_run(diagnostics& diag, CompletionToken&& token = CompletionToken{}) {
-        return boost::asio::async_initiate<CompletionToken, void(error_code)>(
+        return detail::initiate_operation<void(error_code)>(
             detail::initiate_stream_run{{impl_, ex_}}, token, &diag);
     }
 
@@ -371,9 +371,9 @@ public:
     /// completes with client_errc::session_stopped. One at a time (another completes with
     /// boost::asio::error::already_started). Cancellation: terminal, partial, total
     /// (operation_aborted, nothing lost). Signature: void(error_code, stream_batch).
-    template <class CompletionToken = boost::asio::deferred_t>
+    template <class CompletionToken = default_completion_token_t>
     auto async_receive(CompletionToken&& token = CompletionToken{}) {
-        return boost::asio::async_initiate<CompletionToken, void(error_code, stream_batch)>(
+        return detail::initiate_operation<void(error_code, stream_batch)>(
             detail::initiate_stream_receive{{impl_, ex_}}, token);
     }
 

@@ -78,7 +78,7 @@ std::vector<atomcloud::packet> sdk_history(const emulator::server& cloud, const 
     atomcloud::rest_client api(ioc, cloud.client_config());
     atomcloud::history_query q;
     q.limit = 1000;
-    auto page = api.packets(1, number, q);
+    auto page = api.packets(1, atomcloud::device_number(number), q);
     REQUIRE(page.total_item <= 1000);
     return {page.items.rbegin(), page.items.rend()};
 }

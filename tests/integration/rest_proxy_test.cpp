@@ -157,7 +157,7 @@ TEST_CASE("proxy: every REST call goes through tinyproxy", "[rest][proxy][integr
     e.cloud.device(dev.view()).connect();
     CHECK(api.device_state(org_id, 146).online());
     e.cloud.device(dev.view()).send("through the proxy");
-    const auto page = api.packets(org_id, dev.view(), {});
+    const auto page = api.packets(org_id, dev, {});
     REQUIRE(page.items.size() == 1);
     CHECK(atomcloud::as_chars(page.items[0].payload) == "through the proxy");
 

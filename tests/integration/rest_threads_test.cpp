@@ -47,6 +47,7 @@ namespace {
 constexpr std::int64_t org_id = 1;
 constexpr std::int64_t group_official = 45;
 constexpr const char* number = "18846494908532689575";
+const atomcloud::device_number dev_number{number};
 constexpr std::size_t history_size = 5; // messages "m0" .. "m4"
 
 constexpr std::size_t runner_threads = 4;
@@ -158,7 +159,7 @@ void start_request(atomcloud::rest_client& api, int i, asio::cancellation_slot s
     default: {
         const auto q = page_query(i);
         api.async_packets(
-            org_id, number, q,
+            org_id, dev_number, q,
             asio::bind_cancellation_slot(slot, [done, q](error_code ec, atomcloud::packet_page p) {
                 done(ec, ec ? std::string() : check_page(*q.page, p));
             }));
@@ -275,7 +276,7 @@ TEST_CASE("rest threads: 240 requests in flight on six strands of an io_context 
                                        error_code ec, std::vector<atomcloud::org>) { f(ec, {}); }));
                     else
                         c->api->async_packets(
-                            org_id, number, page_query(i),
+                            org_id, dev_number, page_query(i),
                             atomcloud::cancel_after(
                                 250ms, [f = expect_aborted(i)](
                                            error_code ec, atomcloud::packet_page) { f(ec, {}); }));
@@ -356,7 +357,7 @@ TEST_CASE("rest threads: synchronous forms from four threads, each client on a s
                             break;
                         default: {
                             const auto q = page_query(i);
-                            bad = check_page(*q.page, api.packets(org_id, number, q));
+                            bad = check_page(*q.page, api.packets(org_id, dev_number, q));
                             break;
                         }
                         }

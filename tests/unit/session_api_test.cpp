@@ -7,6 +7,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -329,7 +330,7 @@ TEST_CASE("session: completion tokens: coroutines, futures, deferred", "[session
     REQUIRE(run_until(io, [&] { return coro_done; }));
 
     // A deferred operation starts only when launched.
-    auto op = s.async_receive();
+    auto op = s.async_receive(asio::deferred);
     std::optional<error_code> r;
     std::move(op)([&](error_code ec, event_batch) { r = ec; });
     REQUIRE(run_until(io, [&] { return r.has_value(); }));

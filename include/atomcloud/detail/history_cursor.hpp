@@ -6,7 +6,6 @@
 
 #include <atomcloud/detail/config.hpp>
 #include <atomcloud/error.hpp>
-#include <atomcloud/history.hpp>
 #include <atomcloud/models.hpp>
 
 #include <cstddef>

@@ -2,10 +2,15 @@
 #define ATOMCLOUD_IMPL_HISTORY_IPP
 
 #include <atomcloud/detail/history_cursor.hpp>
+#include <atomcloud/detail/rest_engine.hpp>
+#include <atomcloud/detail/run_sync.hpp>
+#include <atomcloud/detail/stored_handler.hpp>
 #include <atomcloud/history.hpp>
-#include <atomcloud/impl/rest_client.ipp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/post.hpp>
+
+#include <variant>
 
 namespace atomcloud::detail {
 
@@ -23,10 +28,11 @@ struct history_walk_state {
 
 ATOMCLOUD_DECL std::shared_ptr<history_walk_state> make_history_walk(const rest_client& client,
                                                                      std::int64_t org_id,
-                                                                     std::string number,
+                                                                     const history_device& device,
                                                                      history_options opts) {
-    return std::make_shared<history_walk_state>(client.impl(), org_id, std::move(number),
-                                                std::move(opts));
+    return std::make_shared<history_walk_state>(
+        rest_access::impl(client), org_id,
+        std::visit([](const auto& d) { return d.str(); }, device), std::move(opts));
 }
 
 ATOMCLOUD_DECL bool history_walk_done(const history_walk_state& st) noexcept {
@@ -38,13 +44,11 @@ class history_walk_op : public std::enable_shared_from_this<history_walk_op> {
 public:
     history_walk_op(std::shared_ptr<history_walk_state> st, bool first_batch, diagnostics* diag,
                     history_handler h)
-        : st_(std::move(st)), first_batch_(first_batch), user_diag_(diag), handler_(std::move(h)),
-          work_ex_(
-              boost::asio::prefer(boost::asio::get_associated_executor(handler_, st_->client->ex),
-                                  boost::asio::execution::outstanding_work.tracked)) {}
+        : st_(std::move(st)), first_batch_(first_batch), user_diag_(diag),
+          handler_(std::move(h), rest_executor(*st_->client)) {}
 
     void start() {
-        boost::asio::post(st_->client->ex, [self = shared_from_this()] {
+        boost::asio::post(rest_executor(*st_->client), [self = shared_from_this()] {
             if (self->st_->busy) {
                 // Another batch of this walk is in flight: refuse, leaving it alone.
                 self->owns_walk_ = false;
@@ -59,12 +63,13 @@ private:
     void step() {
         if (st_->cursor.done())
             return finish({});
-        auto slot = boost::asio::get_associated_cancellation_slot(handler_);
-        rest_packets(*st_->client, st_->org_id, st_->number, st_->cursor.next_query(), &diag_,
-                     rest_handler<packet_page>(boost::asio::bind_cancellation_slot(
-                         slot, [self = shared_from_this()](error_code ec, packet_page page) {
-                             self->on_page(ec, std::move(page));
-                         })));
+        auto slot = handler_.slot();
+        rest_call<rest_op::packets>::start(
+            *st_->client, {st_->org_id, st_->number, st_->cursor.next_query()}, &diag_,
+            rest_handler<packet_page>(boost::asio::bind_cancellation_slot(
+                slot, [self = shared_from_this()](error_code ec, packet_page page) {
+                    self->on_page(ec, std::move(page));
+                })));
     }
 
     void on_page(error_code ec, packet_page page) {
@@ -88,18 +93,14 @@ private:
             st_->busy = false;
         if (user_diag_)
             *user_diag_ = diag_;
-        boost::asio::dispatch(work_ex_,
-                              [h = std::move(handler_), ec, v = std::move(out_)]() mutable {
-                                  std::move(h)(ec, std::move(v));
-                              });
+        handler_.post(rest_executor(*st_->client), ec, std::move(out_));
     }
 
     std::shared_ptr<history_walk_state> st_;
     bool first_batch_;
     bool owns_walk_ = true;
     diagnostics* user_diag_;
-    history_handler handler_;
-    boost::asio::any_completion_executor work_ex_;
+    stored_handler<void(error_code, std::vector<packet>)> handler_;
     std::vector<packet> out_;
     diagnostics diag_;
 };

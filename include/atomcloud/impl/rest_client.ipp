@@ -7,20 +7,16 @@
 #include <atomcloud/detail/latency_window.hpp>
 #include <atomcloud/detail/proxy.hpp>
 #include <atomcloud/detail/rest_protocol.hpp>
+#include <atomcloud/detail/run_sync.hpp>
+#include <atomcloud/detail/stored_handler.hpp>
 #include <atomcloud/detail/tls.hpp>
 #include <atomcloud/detail/url.hpp>
 #include <atomcloud/rest_client.hpp>
 
-#include <boost/asio/associated_cancellation_slot.hpp>
-#include <boost/asio/associated_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
-#include <boost/asio/dispatch.hpp>
-#include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/prefer.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/message.hpp>
@@ -31,9 +27,7 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <deque>
-#include <mutex>
 #include <optional>
 #include <unordered_set>
 
@@ -330,12 +324,13 @@ public:
     }
 
 protected:
-    // Parses a complete response; returns false (ec set, diag_ filled) on failure.
+    // Parses a complete response into the result; on failure sets ec and fills diag_.
     virtual void parse(int http_status, std::string_view body, error_code& ec) = 0;
     // Delivers the outcome to the handler (the parsed value on success).
     virtual void deliver(error_code ec) = 0;
 
     const config& cfg() const noexcept { return client_->cfg; }
+    const rest_net::any_io_executor& executor() const noexcept { return client_->ex; }
     parse_context make_parse_context() const {
         parse_context ctx;
         ctx.token = cfg().token;
@@ -599,11 +594,9 @@ public:
     rest_request_op(std::shared_ptr<rest_client_impl> client, std::string target,
                     rest_parse_fn<T> parse_fn, diagnostics* user_diag, rest_handler<T> handler)
         : rest_request_base(client, std::move(target), user_diag), parse_fn_(parse_fn),
-          handler_(std::move(handler)),
-          work_ex_(rest_net::prefer(rest_net::get_associated_executor(handler_, client->ex),
-                                    rest_net::execution::outstanding_work.tracked)) {}
+          handler_(std::move(handler), client->ex) {}
 
-    void start() { rest_request_base::start(rest_net::get_associated_cancellation_slot(handler_)); }
+    void start() { rest_request_base::start(handler_.slot()); }
 
 private:
     void parse(int http_status, std::string_view body, error_code& ec) override {
@@ -613,118 +606,72 @@ private:
     void deliver(error_code ec) override {
         if (ec)
             value_ = T();
-        rest_net::dispatch(work_ex_,
-                           [h = std::move(handler_), ec, v = std::move(value_)]() mutable {
-                               std::move(h)(ec, std::move(v));
-                           });
+        handler_.post(executor(), ec, std::move(value_));
     }
 
     rest_parse_fn<T> parse_fn_;
-    rest_handler<T> handler_;
-    rest_net::any_completion_executor work_ex_;
+    stored_handler<void(error_code, T)> handler_;
     T value_{};
 };
-
-template <class T>
-void start_rest_request(rest_client_impl& c, std::string target, rest_parse_fn<T> parse,
-                        diagnostics* diag, rest_handler<T> handler) {
-    std::make_shared<rest_request_op<T>>(c.shared_from_this(), std::move(target), parse, diag,
-                                         std::move(handler))
-        ->start();
-}
 
 inline std::string_view rest_prefix(const rest_client_impl& c) {
     return c.url ? std::string_view(c.url->path_prefix) : std::string_view();
 }
 
-ATOMCLOUD_DECL void rest_list_orgs(rest_client_impl& c, diagnostics* diag,
-                                   rest_handler<std::vector<org>> h) {
-    start_rest_request<std::vector<org>>(c, orgs_target(rest_prefix(c)), &parse_orgs, diag,
-                                         std::move(h));
+// The endpoint table: each operation's request target and parser.
+template <class T>
+struct rest_endpoint {
+    std::string target;
+    rest_parse_fn<T> parse;
+};
+
+inline rest_endpoint<std::vector<org>> endpoint_of(const rest_client_impl& c,
+                                                   const rest_op::list_orgs&) {
+    return {orgs_target(rest_prefix(c)), &parse_orgs};
+}
+inline rest_endpoint<std::vector<group>> endpoint_of(const rest_client_impl& c,
+                                                     const rest_op::list_groups& op) {
+    return {groups_target(rest_prefix(c), op.org_id), &parse_groups};
+}
+inline rest_endpoint<std::vector<device>> endpoint_of(const rest_client_impl& c,
+                                                      const rest_op::list_devices& op) {
+    return {devices_target(rest_prefix(c), op.org_id, op.group_id), &parse_devices};
+}
+inline rest_endpoint<device_state> endpoint_of(const rest_client_impl& c,
+                                               const rest_op::device_state& op) {
+    return {device_state_target(rest_prefix(c), op.org_id, op.device_id), &parse_device_state};
+}
+inline rest_endpoint<packet_page> endpoint_of(const rest_client_impl& c,
+                                              const rest_op::packets& op) {
+    return {packets_target(rest_prefix(c), op.org_id, op.device, op.query, c.cfg.server_utc_offset),
+            &parse_packet_page};
 }
 
-ATOMCLOUD_DECL void rest_list_groups(rest_client_impl& c, std::int64_t org_id, diagnostics* diag,
-                                     rest_handler<std::vector<group>> h) {
-    start_rest_request<std::vector<group>>(c, groups_target(rest_prefix(c), org_id), &parse_groups,
-                                           diag, std::move(h));
+template <class Op>
+void rest_call<Op>::start(rest_client_impl& c, Op op, diagnostics* diag,
+                          rest_handler<result_type> handler) {
+    auto e = endpoint_of(c, op);
+    std::make_shared<rest_request_op<result_type>>(c.shared_from_this(), std::move(e.target),
+                                                   e.parse, diag, std::move(handler))
+        ->start();
 }
 
-ATOMCLOUD_DECL void rest_list_devices(rest_client_impl& c, std::int64_t org_id,
-                                      std::int64_t group_id, diagnostics* diag,
-                                      rest_handler<std::vector<device>> h) {
-    start_rest_request<std::vector<device>>(c, devices_target(rest_prefix(c), org_id, group_id),
-                                            &parse_devices, diag, std::move(h));
+template <class Op>
+typename Op::result_type rest_call<Op>::run(rest_client_impl& c, Op op, error_code& ec,
+                                            diagnostics& diag) {
+    return run_sync<result_type>(c.ex, ec, [&](rest_handler<result_type> h) {
+        start(c, std::move(op), &diag, std::move(h));
+    });
 }
 
-ATOMCLOUD_DECL void rest_device_state(rest_client_impl& c, std::int64_t org_id,
-                                      std::int64_t device_id, diagnostics* diag,
-                                      rest_handler<device_state> h) {
-    start_rest_request<device_state>(c, device_state_target(rest_prefix(c), org_id, device_id),
-                                     &parse_device_state, diag, std::move(h));
-}
-
-ATOMCLOUD_DECL void rest_packets(rest_client_impl& c, std::int64_t org_id, std::string number,
-                                 history_query query, diagnostics* diag,
-                                 rest_handler<packet_page> h) {
-    start_rest_request<packet_page>(
-        c, packets_target(rest_prefix(c), org_id, number, query, c.cfg.server_utc_offset),
-        &parse_packet_page, diag, std::move(h));
-}
-
-// The io_context behind `ex`, when there is one the caller may drive.
-inline rest_net::io_context* drivable_context(const rest_net::any_io_executor& ex) noexcept {
-    if (const auto* e = ex.target<rest_net::io_context::executor_type>())
-        return &e->context();
-    if (const auto* s = ex.target<rest_net::strand<rest_net::io_context::executor_type>>())
-        return &s->get_inner_executor().context();
-    return nullptr;
-}
-
-// Runs an async operation to completion from a thread outside the executor.
-template <class T, class Start>
-T run_sync(const rest_net::any_io_executor& ex, error_code& ec, Start start) {
-    struct result {
-        std::mutex mutex;
-        std::condition_variable cv;
-        bool done = false;
-        error_code ec;
-        T value{};
-    };
-    auto r = std::make_shared<result>();
-    start(rest_handler<T>([r](error_code e, T v) {
-        std::lock_guard<std::mutex> lock(r->mutex);
-        r->ec = e;
-        r->value = std::move(v);
-        r->done = true;
-        r->cv.notify_all();
-    }));
-    auto is_done = [&r] {
-        std::lock_guard<std::mutex> lock(r->mutex);
-        return r->done;
-    };
-    if (auto* ctx = drivable_context(ex)) {
-        while (!is_done()) {
-            if (ctx->stopped())
-                ctx->restart();
-            ctx->run_one_for(std::chrono::milliseconds(10));
-        }
-    } else {
-        std::unique_lock<std::mutex> lock(r->mutex);
-        r->cv.wait(lock, [&r] { return r->done; });
-    }
-    std::lock_guard<std::mutex> lock(r->mutex);
-    ec = r->ec;
-    return std::move(r->value);
-}
-
-template <class T, class Start>
-T run_sync_throwing(const rest_net::any_io_executor& ex, Start start) {
-    diagnostics diag;
-    error_code ec;
-    T value = run_sync<T>(ex, ec, [&](rest_handler<T> h) { start(diag, std::move(h)); });
-    throw_on_error(ec, diag);
-    return value;
-}
+#ifdef ATOMCLOUD_SEPARATE_COMPILATION
+// Compiled once, here, for every operation.
+template struct rest_call<rest_op::list_orgs>;
+template struct rest_call<rest_op::list_groups>;
+template struct rest_call<rest_op::list_devices>;
+template struct rest_call<rest_op::device_state>;
+template struct rest_call<rest_op::packets>;
+#endif
 
 } // namespace atomcloud::detail
 
@@ -777,73 +724,13 @@ ATOMCLOUD_DECL bool detail::rest_is_shut_down(const detail::rest_client_impl& c)
     return c.shut_down;
 }
 
+ATOMCLOUD_DECL const boost::asio::any_io_executor&
+detail::rest_executor(const detail::rest_client_impl& c) noexcept {
+    return c.ex;
+}
+
 ATOMCLOUD_DECL void rest_client::close_idle_connections() {
     impl_->close_idle();
-}
-
-ATOMCLOUD_DECL std::vector<org> rest_client::list_orgs(error_code& ec, diagnostics& diag) {
-    return detail::run_sync<std::vector<org>>(
-        ex_, ec, [&](auto h) { detail::rest_list_orgs(*impl_, &diag, std::move(h)); });
-}
-
-ATOMCLOUD_DECL std::vector<org> rest_client::list_orgs() {
-    return detail::run_sync_throwing<std::vector<org>>(
-        ex_, [&](diagnostics& d, auto h) { detail::rest_list_orgs(*impl_, &d, std::move(h)); });
-}
-
-ATOMCLOUD_DECL std::vector<group> rest_client::list_groups(std::int64_t org_id, error_code& ec,
-                                                           diagnostics& diag) {
-    return detail::run_sync<std::vector<group>>(
-        ex_, ec, [&](auto h) { detail::rest_list_groups(*impl_, org_id, &diag, std::move(h)); });
-}
-
-ATOMCLOUD_DECL std::vector<group> rest_client::list_groups(std::int64_t org_id) {
-    return detail::run_sync_throwing<std::vector<group>>(ex_, [&](diagnostics& d, auto h) {
-        detail::rest_list_groups(*impl_, org_id, &d, std::move(h));
-    });
-}
-
-ATOMCLOUD_DECL std::vector<device> rest_client::list_devices(std::int64_t org_id,
-                                                             std::int64_t group_id, error_code& ec,
-                                                             diagnostics& diag) {
-    return detail::run_sync<std::vector<device>>(ex_, ec, [&](auto h) {
-        detail::rest_list_devices(*impl_, org_id, group_id, &diag, std::move(h));
-    });
-}
-
-ATOMCLOUD_DECL std::vector<device> rest_client::list_devices(std::int64_t org_id,
-                                                             std::int64_t group_id) {
-    return detail::run_sync_throwing<std::vector<device>>(ex_, [&](diagnostics& d, auto h) {
-        detail::rest_list_devices(*impl_, org_id, group_id, &d, std::move(h));
-    });
-}
-
-ATOMCLOUD_DECL device_state rest_client::device_state(std::int64_t org_id, std::int64_t device_id,
-                                                      error_code& ec, diagnostics& diag) {
-    return detail::run_sync<::atomcloud::device_state>(ex_, ec, [&](auto h) {
-        detail::rest_device_state(*impl_, org_id, device_id, &diag, std::move(h));
-    });
-}
-
-ATOMCLOUD_DECL device_state rest_client::device_state(std::int64_t org_id, std::int64_t device_id) {
-    return detail::run_sync_throwing<::atomcloud::device_state>(ex_, [&](diagnostics& d, auto h) {
-        detail::rest_device_state(*impl_, org_id, device_id, &d, std::move(h));
-    });
-}
-
-ATOMCLOUD_DECL packet_page rest_client::packets(std::int64_t org_id, std::string_view number,
-                                                const history_query& query, error_code& ec,
-                                                diagnostics& diag) {
-    return detail::run_sync<packet_page>(ex_, ec, [&](auto h) {
-        detail::rest_packets(*impl_, org_id, std::string(number), query, &diag, std::move(h));
-    });
-}
-
-ATOMCLOUD_DECL packet_page rest_client::packets(std::int64_t org_id, std::string_view number,
-                                                const history_query& query) {
-    return detail::run_sync_throwing<packet_page>(ex_, [&](diagnostics& d, auto h) {
-        detail::rest_packets(*impl_, org_id, std::string(number), query, &d, std::move(h));
-    });
 }
 
 } // namespace atomcloud

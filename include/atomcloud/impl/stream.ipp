@@ -638,7 +638,7 @@ private:
         auto diag = std::make_shared<diagnostics>();
         e.cancel = std::make_shared<boost::asio::cancellation_signal>();
         auto self = shared_from_this();
-        async_fetch_history(rest_, org_, device_text(e.sync.device()), std::move(ho), *diag,
+        async_fetch_history(rest_, org_, e.sync.device(), std::move(ho), *diag,
                             boost::asio::bind_cancellation_slot(
                                 e.cancel->slot(), [self, key, gen, diag, sig = e.cancel](
                                                       error_code ec, std::vector<packet> packets) {

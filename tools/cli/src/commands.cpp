@@ -142,13 +142,17 @@ namespace {
 
 // History is kept for DTU / WIFI numbers (20 characters) and NB-IoT ids (up to 37): the
 // number must be printable ASCII without spaces and fit one of the two.
-void check_history_number(const std::string& text) {
+// A device number (20 characters) or an NB-IoT id, as the history API takes it.
+history_device history_device_of(const std::string& text) {
     bool printable = !text.empty() && text.size() <= nbiot_id::wire_size;
     for (char c : text)
         printable = printable && c > 0x20 && c < 0x7f;
     if (!printable)
         throw usage_error("malformed device number '" + text +
                           "': expected a 20-character device number or an NB-IoT id");
+    if (auto number = device_number::parse(text))
+        return *number;
+    return nbiot_id(text);
 }
 
 std::chrono::system_clock::time_point parse_time(const std::string& text, const char* option,
@@ -280,6 +284,7 @@ namespace {
 // unterminated (so that no parser takes it for the whole history) and the error goes to
 // stderr with a non-zero exit status.
 int history_all(const global_options& g, const history_args& a, rest_client& api,
+                const history_device& device,
                 std::optional<std::chrono::system_clock::time_point> start,
                 std::optional<std::chrono::system_clock::time_point> end) {
     history_options opts;
@@ -288,7 +293,7 @@ int history_all(const global_options& g, const history_args& a, rest_client& api
     opts.skip_heartbeats = a.no_heartbeat;
     if (a.limit)
         opts.page_size = *a.limit;
-    history_walker walk(api, a.org, a.number, opts);
+    history_walker walk(api, a.org, device, opts);
     table t({"TIME", "LENGTH", a.enc == encoding::hex ? "HEX" : "TEXT"});
     std::int64_t n = 0;
     error_code ec;
@@ -332,7 +337,7 @@ int history_all(const global_options& g, const history_args& a, rest_client& api
 } // namespace
 
 int run_history(const global_options& g, const history_args& a) {
-    check_history_number(a.number);
+    const history_device device = history_device_of(a.number);
     const config cfg = make_config(g);
     std::optional<std::chrono::system_clock::time_point> start, end;
     if (!a.start.empty())
@@ -354,14 +359,14 @@ int run_history(const global_options& g, const history_args& a) {
     diagnostics diag;
 
     if (a.all)
-        return history_all(g, a, api, start, end);
+        return history_all(g, a, api, device, start, end);
 
     history_query q;
     q.page = a.page;
     q.limit = a.limit;
     q.start = start;
     q.end = end;
-    packet_page page = api.packets(a.org, a.number, q, ec, diag);
+    packet_page page = api.packets(a.org, device, q, ec, diag);
     if (ec)
         return report(ec, diag, "history");
     if (a.no_heartbeat)
