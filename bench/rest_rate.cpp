@@ -157,7 +157,7 @@ int main(int argc, char** argv) {
 
     for (const unsigned limit : {30u, 100u, 1000u}) {
         const int n = smoke ? 5 : (limit == 1000 ? 300 : 3000);
-        atomcloud::history_query q;
+        atomcloud::packet_query q;
         q.limit = limit;
         if (api.packets(1, atomcloud::device_number(device), q).items.size() != limit)
             return 1;

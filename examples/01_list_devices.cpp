@@ -44,7 +44,7 @@ int main() {
                     std::cout << "    device " << dev.number << " \"" << dev.name << "\" ("
                               << atomcloud::to_string(dev.type) << "): " << to_string(state)
                               << '\n';
-                    atomcloud::history_query last10;
+                    atomcloud::packet_query last10;
                     last10.limit = 10;
                     if (auto id = dev.as_history_device())
                         for (const auto& p : api.packets(org.id, *id, last10).items)

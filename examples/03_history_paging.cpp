@@ -20,7 +20,7 @@ namespace asio = boost::asio;
 
 asio::awaitable<void> read_history(atomcloud::rest_client& api, std::int64_t org,
                                    std::string number) {
-    atomcloud::history_options opts;
+    atomcloud::history_walk_options opts;
     opts.page_size = 40;         // packets per request
     opts.skip_heartbeats = true; // leave ALIENTEK-HRTDT out
     atomcloud::history_walker walk(api, org, atomcloud::device_number(number), opts);

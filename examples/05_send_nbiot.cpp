@@ -51,7 +51,7 @@ std::optional<std::string> wait_answer(asio::io_context& io, atomcloud::session&
         const atomcloud::event_batch batch = next.get(); // throws system_error once stopped
         for (const atomcloud::event& ev : batch) {
             auto* msg = std::get_if<atomcloud::nbiot_message>(&ev);
-            if (msg && msg->id == from)
+            if (msg && msg->device == from)
                 return atomcloud::gbk_to_utf8(msg->payload); // a copy: the view dies with batch
         }
     }

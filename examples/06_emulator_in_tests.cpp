@@ -39,7 +39,7 @@ std::vector<std::string> offline_devices(atomcloud::rest_client& api, std::int64
 // The newest message of a device that is not a heartbeat, as text; nothing if none.
 std::optional<std::string> latest_reading(atomcloud::rest_client& api, std::int64_t org,
                                           const std::string& number) {
-    atomcloud::history_query q;
+    atomcloud::packet_query q;
     q.limit = 20;
     for (const auto& p : api.packets(org, atomcloud::device_number(number), q).items)
         if (!atomcloud::is_heartbeat(p.payload))

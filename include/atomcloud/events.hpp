@@ -48,7 +48,7 @@ struct device_message {
 /// Data an NB-IoT device sent (frame 0x08; every session of the organisation receives
 /// these). The payload views the batch's storage.
 struct nbiot_message {
-    nbiot_id id;
+    nbiot_id device;
     bytes_view payload;
 };
 

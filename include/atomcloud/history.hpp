@@ -10,7 +10,7 @@
 //       for (auto& p : co_await walk.async_next_batch()) ...
 //
 // How it works and what it guarantees. The walk fixes the window's newest end when it
-// starts: history_options::end if given, otherwise the time of the newest packet on the
+// starts: history_walk_options::end if given, otherwise the time of the newest packet on the
 // first page. Pages are then requested with that end (rounded up to the second, since
 // the API takes whole seconds; packets after the exact end are filtered out locally), and
 // a packet is yielded only if it is not newer than the last one yielded. Therefore:
@@ -30,10 +30,10 @@
 //    the same timestamp to the microsecond AND the same bytes and fall on both sides of a
 //    page boundary, the second may be taken for a repeat and left out.
 //  - The walk ends when a page is shorter than the page size, is empty, or is the last
-//    one the server reports (total_page); after history_options::max_pages pages it
+//    one the server reports (total_page); after history_walk_options::max_pages pages it
 //    fails with client_errc::too_many_pages.
 //
-// Heartbeats (history_options::heartbeat, "ALIENTEK-HRTDT" by default) are left out
+// Heartbeats (history_walk_options::heartbeat, "ALIENTEK-HRTDT" by default) are left out
 // when skip_heartbeats is set; they still count for the bookkeeping above.
 #ifndef ATOMCLOUD_HISTORY_HPP
 #define ATOMCLOUD_HISTORY_HPP
@@ -65,7 +65,7 @@ using history_handler = boost::asio::any_completion_handler<void(error_code, std
 ATOMCLOUD_DECL std::shared_ptr<history_walk_state> make_history_walk(const rest_client& client,
                                                                      std::int64_t org_id,
                                                                      const history_device& device,
-                                                                     history_options opts);
+                                                                     history_walk_options opts);
 ATOMCLOUD_DECL bool history_walk_done(const history_walk_state& st) noexcept;
 /// One batch (stop_at_first_batch) or the whole walk.
 ATOMCLOUD_DECL void history_walk_run(std::shared_ptr<history_walk_state> st,
@@ -106,7 +106,7 @@ public:
     /// A walk over `device` of organisation `org_id` with `opts`; nothing is
     /// requested before the first batch is asked for.
     history_walker(rest_client& client, std::int64_t org_id, const history_device& device,
-                   history_options opts = {})
+                   history_walk_options opts = {})
         : ex_(client.get_executor()),
           state_(detail::make_history_walk(client, org_id, device, std::move(opts))) {}
 
@@ -156,7 +156,7 @@ private:
 /// Honours terminal, partial and total cancellation (operation_aborted).
 template <class CompletionToken = default_completion_token_t>
 auto async_fetch_history(rest_client& client, std::int64_t org_id, const history_device& device,
-                         history_options opts, CompletionToken&& token = {}) {
+                         history_walk_options opts, CompletionToken&& token = {}) {
     return detail::initiate_operation<void(error_code, std::vector<packet>)>(
         detail::history_initiation{
             detail::make_history_walk(client, org_id, device, std::move(opts)),
@@ -167,7 +167,8 @@ auto async_fetch_history(rest_client& client, std::int64_t org_id, const history
 /// As above; `diag` (kept alive until completion) receives the details of a failure.
 template <class CompletionToken = default_completion_token_t>
 auto async_fetch_history(rest_client& client, std::int64_t org_id, const history_device& device,
-                         history_options opts, diagnostics& diag, CompletionToken&& token = {}) {
+                         history_walk_options opts, diagnostics& diag,
+                         CompletionToken&& token = {}) {
     return detail::initiate_operation<void(error_code, std::vector<packet>)>(
         detail::history_initiation{
             detail::make_history_walk(client, org_id, device, std::move(opts)),
@@ -178,7 +179,7 @@ auto async_fetch_history(rest_client& client, std::int64_t org_id, const history
 /// Synchronous form (see rest_client about synchronous calls); never throws (but
 /// std::bad_alloc). On error returns the packets collected before it.
 inline std::vector<packet> fetch_history(rest_client& client, std::int64_t org_id,
-                                         const history_device& device, history_options opts,
+                                         const history_device& device, history_walk_options opts,
                                          error_code& ec, diagnostics& diag) {
     return detail::history_walk_sync(
         client.get_executor(), detail::make_history_walk(client, org_id, device, std::move(opts)),
@@ -187,7 +188,8 @@ inline std::vector<packet> fetch_history(rest_client& client, std::int64_t org_i
 
 /// Synchronous form; throws atomcloud::error on failure.
 inline std::vector<packet> fetch_history(rest_client& client, std::int64_t org_id,
-                                         const history_device& device, history_options opts = {}) {
+                                         const history_device& device,
+                                         history_walk_options opts = {}) {
     error_code ec;
     diagnostics diag;
     auto out = fetch_history(client, org_id, device, std::move(opts), ec, diag);

@@ -162,7 +162,7 @@ struct packet_page {
 
 /// The query of a history page. Unset members are not sent (the server's defaults
 /// apply: page 1, 30 items, the whole retained history).
-struct history_query {
+struct packet_query {
     /// Page number, from 1.
     std::optional<std::uint32_t> page;
     /// Items per page (the platform caps it; the emulator at 1000).
@@ -175,7 +175,7 @@ struct history_query {
 };
 
 /// What a history walk covers and how.
-struct history_options {
+struct history_walk_options {
     /// Oldest time wanted (inclusive). Unset: as far back as the platform keeps.
     std::optional<std::chrono::system_clock::time_point> start;
     /// Newest time wanted (inclusive). Unset: the newest packet when the walk starts.

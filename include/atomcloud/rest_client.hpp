@@ -242,22 +242,21 @@ public:
     /// fails the page with client_errc::invalid_field. For every packet of a time window,
     /// across pages, see history.hpp.
     template <class CompletionToken = default_completion_token_t>
-    auto async_packets(std::int64_t org_id, const history_device& device,
-                       const history_query& query, CompletionToken&& token = {}) {
+    auto async_packets(std::int64_t org_id, const history_device& device, const packet_query& query,
+                       CompletionToken&& token = {}) {
         return start(packets_op(org_id, device, query), nullptr, token);
     }
     template <class CompletionToken = default_completion_token_t>
-    auto async_packets(std::int64_t org_id, const history_device& device,
-                       const history_query& query, diagnostics& diag,
-                       CompletionToken&& token = {}) {
+    auto async_packets(std::int64_t org_id, const history_device& device, const packet_query& query,
+                       diagnostics& diag, CompletionToken&& token = {}) {
         return start(packets_op(org_id, device, query), &diag, token);
     }
     packet_page packets(std::int64_t org_id, const history_device& device,
-                        const history_query& query, error_code& ec, diagnostics& diag) {
+                        const packet_query& query, error_code& ec, diagnostics& diag) {
         return run(packets_op(org_id, device, query), ec, diag);
     }
     packet_page packets(std::int64_t org_id, const history_device& device,
-                        const history_query& query = {}) {
+                        const packet_query& query = {}) {
         return run(packets_op(org_id, device, query));
     }
 
@@ -265,7 +264,7 @@ private:
     friend struct detail::rest_access;
 
     static detail::rest_op::packets packets_op(std::int64_t org_id, const history_device& device,
-                                               const history_query& query) {
+                                               const packet_query& query) {
         return {org_id, std::visit([](const auto& d) { return d.str(); }, device), query};
     }
 

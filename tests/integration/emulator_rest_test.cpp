@@ -76,7 +76,7 @@ int api_code(https_client& c, const std::string& target) {
 std::vector<atomcloud::packet> sdk_history(const emulator::server& cloud, const char* number) {
     boost::asio::io_context ioc;
     atomcloud::rest_client api(ioc, cloud.client_config());
-    atomcloud::history_query q;
+    atomcloud::packet_query q;
     q.limit = 1000;
     auto page = api.packets(1, atomcloud::device_number(number), q);
     REQUIRE(page.total_item <= 1000);

@@ -177,7 +177,7 @@ TEST_CASE("rest: every endpoint, synchronous throwing forms", "[rest][integratio
     CHECK(t <= std::chrono::system_clock::now() + 1s);
 
     // limit and page are sent and honoured.
-    atomcloud::history_query q;
+    atomcloud::packet_query q;
     q.limit = 1;
     q.page = 2;
     const auto second = api.packets(org_id, dev_number, q);
@@ -231,7 +231,7 @@ TEST_CASE("rest: API errors (token, unknown objects, bad parameters)", "[rest][i
         CHECK(ec == api_errc::not_found);
     }
     SECTION("bad parameters: code 400") {
-        atomcloud::history_query q;
+        atomcloud::packet_query q;
         q.page = 0;
         api.packets(org_id, dev_number, q, ec, diag);
         CHECK(ec == api_errc::invalid_parameter);
@@ -844,7 +844,7 @@ TEST_CASE("rest: the history walk yields every packet once, newest first",
         dev.send(i % 5 == 0 ? std::string(atomcloud::default_heartbeat)
                             : "msg" + std::to_string(i));
 
-    atomcloud::history_options opts;
+    atomcloud::history_walk_options opts;
     opts.page_size = 4;
     auto all = atomcloud::fetch_history(api, org_id, dev_number, opts);
     REQUIRE(all.size() == 25);
@@ -876,7 +876,7 @@ TEST_CASE("rest: the history walk yields every packet once, newest first",
 
     // Asynchronously, with a coroutine.
     e.run([&]() -> asio::awaitable<void> {
-        atomcloud::history_options o;
+        atomcloud::history_walk_options o;
         o.page_size = 1000;
         auto everything = co_await atomcloud::async_fetch_history(api, org_id, dev_number, o);
         CHECK(everything.size() == 25 + static_cast<std::size_t>(extra));

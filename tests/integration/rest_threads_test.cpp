@@ -105,8 +105,8 @@ std::string check_state(std::int64_t id, const atomcloud::device_state& s) {
 }
 
 // Pages of two: m4 m3 | m2 m1 | m0.
-atomcloud::history_query page_query(int i) {
-    atomcloud::history_query q;
+atomcloud::packet_query page_query(int i) {
+    atomcloud::packet_query q;
     q.limit = 2;
     q.page = static_cast<std::uint32_t>(1 + (i / 4) % 3);
     return q;

@@ -118,7 +118,7 @@ private:
                 if (auto* m = std::get_if<device_message>(&ev))
                     passed.push_back(m->device.str() + ": " + std::string(as_chars(m->payload)));
                 else if (auto* n = std::get_if<nbiot_message>(&ev))
-                    passed.push_back(n->id.str() + ": " + std::string(as_chars(n->payload)));
+                    passed.push_back(n->device.str() + ": " + std::string(as_chars(n->payload)));
                 else if (std::holds_alternative<session_disconnected>(ev))
                     ++disconnects;
             }

@@ -71,7 +71,7 @@ owned_event own(const event& ev) {
                 o.id = e.device.str();
                 o.payload.assign(e.payload.begin(), e.payload.end());
             } else if constexpr (std::is_same_v<T, atomcloud::nbiot_message>) {
-                o.id = e.id.str();
+                o.id = e.device.str();
                 o.payload.assign(e.payload.begin(), e.payload.end());
             } else if constexpr (std::is_same_v<T, atomcloud::session_disconnected>) {
                 o.ec = e.reason;

@@ -150,7 +150,7 @@ struct session_slot {
                 ++messages;
             } else if (const auto* n = std::get_if<atomcloud::nbiot_message>(&ev)) {
                 const int k = next_nbiot++;
-                if (n->id.str() != nbiot_number ||
+                if (n->device.str() != nbiot_number ||
                     atomcloud::as_chars(n->payload) != nbiot_payload(k))
                     batch_problems.push_back("NB-IoT message " + std::to_string(k) + " differs");
                 ++messages;

@@ -14,7 +14,7 @@
 using namespace std::chrono_literals;
 using atomcloud::client_errc;
 using atomcloud::error_code;
-using atomcloud::history_options;
+using atomcloud::history_walk_options;
 using atomcloud::packet;
 using atomcloud::packet_page;
 using atomcloud::packet_time;
@@ -38,7 +38,7 @@ packet make_packet(packet_time t, const std::string& text) {
 struct fake_history {
     std::vector<packet> items; // any order; sorted on each query
 
-    packet_page query(const atomcloud::history_query& q) const {
+    packet_page query(const atomcloud::packet_query& q) const {
         std::vector<packet> sorted = items;
         std::stable_sort(sorted.begin(), sorted.end(),
                          [](const packet& a, const packet& b) { return a.time > b.time; });
@@ -79,7 +79,7 @@ struct walk_result {
 };
 
 // Runs a whole walk; `between(page_number)` may change the history after each page.
-walk_result walk(fake_history& h, history_options opts,
+walk_result walk(fake_history& h, history_walk_options opts,
                  const std::function<void(std::size_t)>& between = {}) {
     history_cursor c(std::move(opts));
     walk_result r;
@@ -120,7 +120,7 @@ TEST_CASE("history walk: a static history, every packet once, in order", "[rest]
     fake_history h;
     for (int i = 0; i < 250; ++i)
         h.add(t0 + std::chrono::milliseconds(1500 * i), "m" + std::to_string(i));
-    history_options opts;
+    history_walk_options opts;
     opts.page_size = 100;
     const auto r = walk(h, opts);
     CHECK_FALSE(r.ec);
@@ -133,7 +133,7 @@ TEST_CASE("history walk: a static history, every packet once, in order", "[rest]
 }
 
 TEST_CASE("history walk: the query the cursor sends", "[rest][history]") {
-    history_options opts;
+    history_walk_options opts;
     opts.page_size = 5000; // clamped
     opts.start = std::chrono::system_clock::time_point(t0.time_since_epoch());
     history_cursor c(opts);
@@ -163,7 +163,7 @@ TEST_CASE("history walk: the query the cursor sends", "[rest][history]") {
     // ...and the end is the newest packet's time rounded up to the whole second.
     CHECK(*q.end == std::chrono::system_clock::time_point((t0 + 91s).time_since_epoch()));
 
-    history_options with_end;
+    history_walk_options with_end;
     with_end.end = std::chrono::system_clock::time_point((t0 + 10s).time_since_epoch());
     CHECK(history_cursor(with_end).next_query().end == with_end.end);
     with_end.end = *with_end.end + 1ms;
@@ -176,7 +176,7 @@ TEST_CASE("history walk: new packets arriving while paging are not repeated", "[
     for (int i = 0; i < 95; ++i)
         h.add(t0 + std::chrono::seconds(i), "old" + std::to_string(i));
     const auto original = h.items;
-    history_options opts;
+    history_walk_options opts;
     opts.page_size = 10;
     int added = 0;
     // After every page, 3 new packets: newer than the walk's end.
@@ -198,7 +198,7 @@ TEST_CASE("history walk: arrivals inside the window shift pages; no repeats, no 
     for (int i = 0; i < 100; ++i)
         h.add(t0 + std::chrono::seconds(i), "old" + std::to_string(i));
     const auto original = h.items;
-    history_options opts;
+    history_walk_options opts;
     opts.page_size = 10;
     opts.end = std::chrono::system_clock::time_point((t0 + 1h).time_since_epoch());
     int added = 0;
@@ -223,7 +223,7 @@ TEST_CASE("history walk: equal timestamps across page boundaries", "[rest][histo
         for (int k = 0; k < 7; ++k)
             h.add(t0 + std::chrono::seconds(t), k < 3 ? "same" : "p" + std::to_string(k));
     const auto original = h.items;
-    history_options opts;
+    history_walk_options opts;
     opts.page_size = 5;
 
     SECTION("static: identical packets are all yielded") {
@@ -254,7 +254,7 @@ TEST_CASE("history walk: eviction of the oldest packets while paging", "[rest][h
     fake_history h;
     for (int i = 0; i < 100; ++i)
         h.add(t0 + std::chrono::seconds(i), "m" + std::to_string(i));
-    history_options opts;
+    history_walk_options opts;
     opts.page_size = 10;
     const auto r = walk(h, opts, [&](std::size_t page) {
         if (page == 2)
@@ -273,7 +273,7 @@ TEST_CASE("history walk: heartbeats skipped on request", "[rest][history]") {
     for (int i = 0; i < 40; ++i)
         h.add(t0 + std::chrono::seconds(i),
               i % 2 ? std::string(atomcloud::default_heartbeat) : "data" + std::to_string(i));
-    history_options opts;
+    history_walk_options opts;
     opts.page_size = 7;
     opts.skip_heartbeats = true;
     auto r = walk(h, opts);
@@ -291,7 +291,7 @@ TEST_CASE("history walk: the time window", "[rest][history]") {
     fake_history h;
     for (int i = 0; i < 60; ++i)
         h.add(t0 + std::chrono::seconds(i) + 500ms, "m" + std::to_string(i));
-    history_options opts;
+    history_walk_options opts;
     opts.page_size = 8;
     opts.start = std::chrono::system_clock::time_point((t0 + 10s + 500ms).time_since_epoch());
     opts.end = std::chrono::system_clock::time_point((t0 + 20s + 500ms).time_since_epoch());
@@ -307,7 +307,7 @@ TEST_CASE("history walk: the time window", "[rest][history]") {
 }
 
 TEST_CASE("history walk: termination", "[rest][history]") {
-    history_options opts;
+    history_walk_options opts;
     opts.page_size = 10;
     std::vector<packet> out;
     error_code ec;

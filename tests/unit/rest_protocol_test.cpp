@@ -53,7 +53,7 @@ TEST_CASE("targets: every endpoint, with and without a path prefix", "[rest][url
 }
 
 TEST_CASE("targets: history query, start/end in UTC+8 and percent-encoded", "[rest][url]") {
-    atomcloud::history_query q;
+    atomcloud::packet_query q;
     q.page = 2;
     q.limit = 50;
     // 2018-08-11 09:00:00 UTC is 17:00:00 in UTC+8 (the spec's example).
@@ -63,7 +63,7 @@ TEST_CASE("targets: history query, start/end in UTC+8 and percent-encoded", "[re
           "/prefix/api/orgs/7/devicepacket/18846494908532689575?page=2&limit=50"
           "&start=2018-08-11%2017%3A00%3A00&end=2018-08-11%2017%3A03%3A39");
 
-    atomcloud::history_query only_end;
+    atomcloud::packet_query only_end;
     only_end.end = utc(2018, 12, 31, 20, 0, 0); // crosses midnight into the new year
     CHECK(detail::packets_target("", 7, "n", only_end, 480min) ==
           "/api/orgs/7/devicepacket/n?end=2019-01-01%2004%3A00%3A00");

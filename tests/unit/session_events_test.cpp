@@ -80,7 +80,7 @@ TEST_CASE("events: every cloud frame type", "[session][events]") {
     CHECK(as_chars(std::get<device_message>(b[1]).payload) == "hello");
     CHECK(std::get<device_message>(b[2]).payload.empty());
     const auto& n = std::get<nbiot_message>(b[3]);
-    CHECK(n.id == nb); // trailing NUL padding stripped
+    CHECK(n.device == nb); // trailing NUL padding stripped
     CHECK(equal_bytes(n.payload, bytes{0x01, 0x02, 0x00}));
     CHECK(std::get<device_disconnected>(b[4]).device == dev);
     // 0x04/0x05 need no bytes kept; the three message frames do.
@@ -265,7 +265,7 @@ TEST_CASE("events: NB-IoT ids of a configured width", "[session][events]") {
     CHECK(wire.size() == 1 + 36 + 1);
     receive(a, b, wire, false, detail::receive_filter{nullptr, 36});
     REQUIRE(std::holds_alternative<nbiot_message>(b.back()));
-    CHECK(std::get<nbiot_message>(b.back()).id == id);
+    CHECK(std::get<nbiot_message>(b.back()).device == id);
     CHECK(as_chars(std::get<nbiot_message>(b.back()).payload) == "p");
     // The same bytes read with the default width of 37 take the payload for the id.
     receive(a, b, wire);

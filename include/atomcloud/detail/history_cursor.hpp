@@ -19,7 +19,7 @@ namespace atomcloud::detail {
 
 class history_cursor {
 public:
-    ATOMCLOUD_DECL explicit history_cursor(history_options opts);
+    ATOMCLOUD_DECL explicit history_cursor(history_walk_options opts);
 
     /// True when the walk is over (all pages seen, or an error).
     bool done() const noexcept { return done_; }
@@ -27,7 +27,7 @@ public:
     std::size_t pages() const noexcept { return pages_; }
 
     /// The query for the next page (only meaningful while !done()).
-    ATOMCLOUD_DECL history_query next_query() const;
+    ATOMCLOUD_DECL packet_query next_query() const;
 
     /// Consumes the page that answered next_query(): appends the packets not yielded
     /// before (in order, newest first; heartbeats left out if asked) to `out`, then
@@ -38,7 +38,7 @@ public:
 private:
     bool in_window(const packet& p) const noexcept;
 
-    history_options opts_;
+    history_walk_options opts_;
     std::uint32_t limit_;
     std::uint32_t next_page_ = 1;
     std::size_t pages_ = 0;

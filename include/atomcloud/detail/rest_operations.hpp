@@ -48,7 +48,7 @@ struct packets {
     using result_type = packet_page;
     std::int64_t org_id;
     std::string device; // the device number or NB-IoT id, validated by its type
-    history_query query;
+    packet_query query;
 };
 
 } // namespace atomcloud::detail::rest_op

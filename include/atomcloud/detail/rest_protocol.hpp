@@ -32,7 +32,7 @@ ATOMCLOUD_DECL std::string device_state_target(std::string_view prefix, std::int
 /// The device number is percent-encoded; start/end are written in `utc_offset` as
 /// "yyyy-MM-dd hh:mm:ss" (truncated to the second) and percent-encoded.
 ATOMCLOUD_DECL std::string packets_target(std::string_view prefix, std::int64_t org_id,
-                                          std::string_view number, const history_query& q,
+                                          std::string_view number, const packet_query& q,
                                           std::chrono::minutes utc_offset);
 
 // ---------------------------------------------------------------------------------------

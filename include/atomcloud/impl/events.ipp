@@ -19,7 +19,7 @@ ATOMCLOUD_DECL std::string to_string(const event& ev) {
             else if constexpr (std::is_same_v<T, device_message>)
                 return "device_message " + e.device.str() + size(e.payload);
             else if constexpr (std::is_same_v<T, nbiot_message>)
-                return "nbiot_message " + e.id.str() + size(e.payload);
+                return "nbiot_message " + e.device.str() + size(e.payload);
             else if constexpr (std::is_same_v<T, session_connected>)
                 return "session_connected";
             else if constexpr (std::is_same_v<T, session_disconnected>)

@@ -16,7 +16,7 @@ namespace atomcloud::detail {
 
 struct history_walk_state {
     history_walk_state(std::shared_ptr<rest_client_impl> c, std::int64_t org, std::string n,
-                       history_options opts)
+                       history_walk_options opts)
         : client(std::move(c)), org_id(org), number(std::move(n)), cursor(std::move(opts)) {}
 
     std::shared_ptr<rest_client_impl> client;
@@ -29,7 +29,7 @@ struct history_walk_state {
 ATOMCLOUD_DECL std::shared_ptr<history_walk_state> make_history_walk(const rest_client& client,
                                                                      std::int64_t org_id,
                                                                      const history_device& device,
-                                                                     history_options opts) {
+                                                                     history_walk_options opts) {
     return std::make_shared<history_walk_state>(
         rest_access::impl(client), org_id,
         std::visit([](const auto& d) { return d.str(); }, device), std::move(opts));
@@ -80,7 +80,7 @@ private:
             diag_.clear();
             diag_.set_client_message("the history walk stopped after " +
                                      std::to_string(st_->cursor.pages()) +
-                                     " pages (history_options::max_pages)");
+                                     " pages (history_walk_options::max_pages)");
             return finish(ec);
         }
         if (st_->cursor.done() || (first_batch_ && !out_.empty()))

@@ -8,7 +8,7 @@
 
 namespace atomcloud::detail {
 
-ATOMCLOUD_DECL history_cursor::history_cursor(history_options opts)
+ATOMCLOUD_DECL history_cursor::history_cursor(history_walk_options opts)
     : opts_(std::move(opts)), limit_(std::clamp<std::uint32_t>(opts_.page_size, 1, 1000)) {
     if (opts_.end) {
         // The exact end filters locally; the query sends it rounded up to the second.
@@ -20,8 +20,8 @@ ATOMCLOUD_DECL history_cursor::history_cursor(history_options opts)
         done_ = true;
 }
 
-ATOMCLOUD_DECL history_query history_cursor::next_query() const {
-    history_query q;
+ATOMCLOUD_DECL packet_query history_cursor::next_query() const {
+    packet_query q;
     q.page = next_page_;
     q.limit = limit_;
     q.start = opts_.start; // truncated to the second when sent: includes the exact start

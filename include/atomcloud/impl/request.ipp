@@ -133,7 +133,7 @@ public:
         if (const auto* m = std::get_if<device_message>(&ev))
             return answer(stream_device(m->device), m->payload);
         if (const auto* nb = std::get_if<nbiot_message>(&ev))
-            return answer(stream_device(nb->id), nb->payload);
+            return answer(stream_device(nb->device), nb->payload);
         if (std::holds_alternative<session_disconnected>(ev) && opts_.fail_on_link_loss)
             for (const auto id : book_.sent())
                 finish(id, client_errc::link_lost, {});

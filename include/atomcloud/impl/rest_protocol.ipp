@@ -50,7 +50,7 @@ ATOMCLOUD_DECL std::string device_state_target(std::string_view prefix, std::int
 }
 
 ATOMCLOUD_DECL std::string packets_target(std::string_view prefix, std::int64_t org_id,
-                                          std::string_view number, const history_query& q,
+                                          std::string_view number, const packet_query& q,
                                           std::chrono::minutes utc_offset) {
     std::string out = orgs_target(prefix) + '/' + std::to_string(org_id) + "/devicepacket/" +
                       percent_encode(number);

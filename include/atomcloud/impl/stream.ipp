@@ -516,7 +516,7 @@ private:
             if (auto* m = std::get_if<device_message>(&ev)) {
                 on_live(stream_key('d', m->device.view(), buf), m->payload, t, keep);
             } else if (auto* n = std::get_if<nbiot_message>(&ev)) {
-                on_live(stream_key('n', n->id.view(), buf), n->payload, t, keep);
+                on_live(stream_key('n', n->device.view(), buf), n->payload, t, keep);
             } else if (std::holds_alternative<session_connected>(ev)) {
                 if (links_++ > 0)
                     ++counters_.reconnects;
@@ -625,7 +625,7 @@ private:
 
     void start_fetch(const std::string& key, entry& e, sys_time t) {
         const sys_time from = e.sync.begin_fetch(t, clock_);
-        history_options ho;
+        history_walk_options ho;
         ho.start = from;
         ho.page_size = opts_.page_size;
         ho.max_pages = opts_.max_pages;

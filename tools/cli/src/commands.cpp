@@ -287,7 +287,7 @@ int history_all(const global_options& g, const history_args& a, rest_client& api
                 const history_device& device,
                 std::optional<std::chrono::system_clock::time_point> start,
                 std::optional<std::chrono::system_clock::time_point> end) {
-    history_options opts;
+    history_walk_options opts;
     opts.start = start;
     opts.end = end;
     opts.skip_heartbeats = a.no_heartbeat;
@@ -361,7 +361,7 @@ int run_history(const global_options& g, const history_args& a) {
     if (a.all)
         return history_all(g, a, api, device, start, end);
 
-    history_query q;
+    packet_query q;
     q.page = a.page;
     q.limit = a.limit;
     q.start = start;
@@ -447,9 +447,9 @@ bool handle_event(watch_state& w, const event& ev) {
         device_event = true;
     } else if (const auto* nb = std::get_if<nbiot_message>(&ev)) {
         // Every session of the organisation receives NB-IoT data: show the wanted ones.
-        if (!w.nbiot_filter.count(nb->id))
+        if (!w.nbiot_filter.count(nb->device))
             return false;
-        print_event_line(w, "nbiot_message", nb->id.view(), &nb->payload);
+        print_event_line(w, "nbiot_message", nb->device.view(), &nb->payload);
         device_event = true;
     } else if (std::holds_alternative<session_connected>(ev)) {
         ++w.links;
