@@ -48,7 +48,7 @@ std::optional<std::string> wait_answer(asio::io_context& io, atomcloud::session&
         std::future<atomcloud::event_batch> next = start_on(io, s.async_receive());
         if (next.wait_until(until) != std::future_status::ready)
             return std::nullopt; // stopping the session will complete the receive
-        const atomcloud::event_batch batch = next.get(); // throws system_error once stopped
+        const atomcloud::event_batch batch = next.get(); // throws atomcloud::error once stopped
         for (const atomcloud::event& ev : batch) {
             auto* msg = std::get_if<atomcloud::nbiot_message>(&ev);
             if (msg && msg->device == from)
@@ -98,7 +98,7 @@ int main(int argc, char** argv) {
     asio::post(io, [&s] { s.stop(); });
     try {
         run.get();
-    } catch (const boost::system::system_error& e) { // session_stopped: how a stopped run ends
+    } catch (const atomcloud::error& e) { // session_stopped: how a stopped run ends
         if (e.code() != atomcloud::client_errc::session_stopped) {
             std::cerr << "session ended: " << e.what() << '\n';
             status = 1;
