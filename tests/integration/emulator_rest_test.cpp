@@ -460,7 +460,7 @@ TEST_CASE("rest: history time filters (UTC+08:00, both bounds inclusive)") {
     CHECK(j["data"]["items"][0]["time"] == "2018-08-11T17:03:00+08:00");
 }
 
-TEST_CASE("rest: messages older than 6 hours are evicted; the history is bounded") {
+TEST_CASE("rest: messages older than 6 hours are evicted, the history is bounded") {
     manual_clock clock;
     clock.set(cloud_time(8, 0, 0));
     emulator::options opts;
@@ -498,7 +498,7 @@ TEST_CASE("rest: messages older than 6 hours are evicted; the history is bounded
     CHECK(page["items"][49]["hex_packet"] == atomcloud::to_hex_packet(atomcloud::as_bytes("n70")));
 }
 
-TEST_CASE("rest: keep-alive connections are reused; Connection: close is honoured") {
+TEST_CASE("rest: keep-alive connections are reused, Connection: close is honoured") {
     emulator::server cloud;
     client_io io;
     https_client c(io, cloud);
@@ -957,7 +957,7 @@ TEST_CASE("rest: message times never go backwards, so the history's order is the
     CHECK(hist[2].raw_time == "2018-08-11T17:00:00.000001+08:00");
 }
 
-TEST_CASE("rest: the sent log outlives retention; its bounds drop the oldest and count them") {
+TEST_CASE("rest: the sent log outlives retention, its bounds drop the oldest and count them") {
     manual_clock clock;
     clock.set(cloud_time(8, 0, 0));
     emulator::options opts;

@@ -128,7 +128,7 @@ TEST_CASE("websocket: what a device received is bounded in count and bytes") {
     CHECK(dev.received().size() == 1); // 1200 bytes do not fit in 1000
 }
 
-TEST_CASE("websocket: fan-out only to subscribed sessions; unsubscribe") {
+TEST_CASE("websocket: fan-out only to subscribed sessions, unsubscribe") {
     emulator::server cloud;
     client_io io;
     wss_client a(io, cloud), b(io, cloud), c(io, cloud);
@@ -182,7 +182,7 @@ TEST_CASE("websocket: fan-out only to subscribed sessions; unsubscribe") {
     CHECK(d.history_size() == 4);
 }
 
-TEST_CASE("websocket: NB-IoT frames are 37-byte padded; 0x08 goes to every session") {
+TEST_CASE("websocket: NB-IoT frames are 37-byte padded, 0x08 goes to every session") {
     emulator::server cloud;
     client_io io;
     wss_client a(io, cloud), b(io, cloud);
@@ -363,7 +363,7 @@ TEST_CASE("websocket: pings are answered") {
     CHECK(ponged);
 }
 
-TEST_CASE("websocket: a client that does not read is disconnected; memory stays bounded") {
+TEST_CASE("websocket: a client that does not read is disconnected, memory stays bounded") {
     emulator::options opts;
     opts.max_outbound_bytes_per_connection = 256 * 1024;
     emulator::server cloud(opts);
@@ -504,7 +504,7 @@ TEST_CASE("websocket: stopping with connections open is clean") {
         REQUIRE(++messages <= 11); // 0x04 and the ten queued ones at most, then the end
 }
 
-TEST_CASE("websocket: frames go out in the history's order; nothing is forwarded later") {
+TEST_CASE("websocket: frames go out in the history's order, nothing is forwarded later") {
     // A clock that jumps back and forth: the order must hold all the same.
     auto us = std::make_shared<std::atomic<std::int64_t>>(1'533'978'000'000'000);
     emulator::options opts;
@@ -591,7 +591,7 @@ TEST_CASE("websocket: frames go out in the history's order; nothing is forwarded
     CHECK(dev.history_size() == 3 + count + 4);
 }
 
-TEST_CASE("websocket: drop_connections(refuse_for) refuses upgrades for that long; REST answers") {
+TEST_CASE("websocket: drop_connections(refuse_for) refuses upgrades for that long, REST answers") {
     emulator::server cloud;
     client_io io;
     https_client http_client(io, cloud);

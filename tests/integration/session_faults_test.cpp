@@ -145,7 +145,7 @@ TEST_CASE("session faults: a stalled link is found dead by the ping check and re
     CHECK(h.cloud.wait_websocket_connections(1, 5s)); // the stalled link is gone
 }
 
-TEST_CASE("session faults: a frame cut mid-way is never an event; the session heals",
+TEST_CASE("session faults: a frame cut mid-way is never an event, the session heals",
           "[session][integration][faults]") {
     fault_harness h;
     auto a = h.cloud.device(dev_a.view());

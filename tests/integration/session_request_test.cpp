@@ -176,7 +176,7 @@ TEST_CASE("request: messages that do not match pass through to the application's
                                                "18846494908532689575: temperature 21.6"});
 }
 
-TEST_CASE("request: no answer in time completes with reply_timeout; a late answer passes "
+TEST_CASE("request: no answer in time completes with reply_timeout, a late answer passes "
           "through",
           "[session][request][integration]") {
     rig r;

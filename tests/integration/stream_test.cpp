@@ -440,7 +440,7 @@ TEST_CASE("stream: many devices are backfilled a few at a time, each exactly",
     }
 }
 
-TEST_CASE("stream: live messages held beyond the limit give up the backfill with a gap; the "
+TEST_CASE("stream: live messages held beyond the limit give up the backfill with a gap, the "
           "stream goes on, nothing twice",
           "[stream][integration]") {
     emulator::server cloud;
@@ -478,8 +478,8 @@ TEST_CASE("stream: live messages held beyond the limit give up the backfill with
     CHECK(got == want);
 }
 
-TEST_CASE("stream: a device the history API does not know is a history_error gap; the others "
-          "are not affected; heartbeats can be left out",
+TEST_CASE("stream: a device the history API does not know is a history_error gap, the others "
+          "are not affected, heartbeats can be left out",
           "[stream][integration]") {
     emulator::server cloud;
     const std::string known = dtu_numbers[0];
@@ -524,7 +524,7 @@ TEST_CASE("stream: a device the history API does not know is a history_error gap
         io, [&] { return c.done; }, 10s));
 }
 
-TEST_CASE("stream: an application that does not receive holds the stream back; nothing is lost",
+TEST_CASE("stream: an application that does not receive holds the stream back, nothing is lost",
           "[stream][integration]") {
     emulator::server cloud;
     const std::string number = dtu_numbers[0];

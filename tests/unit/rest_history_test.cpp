@@ -190,7 +190,7 @@ TEST_CASE("history walk: new packets arriving while paging are not repeated", "[
     CHECK(newest_first(r.yielded));
 }
 
-TEST_CASE("history walk: arrivals inside the window shift pages; no repeats, no losses",
+TEST_CASE("history walk: arrivals inside the window shift pages, no repeats, no losses",
           "[rest][history]") {
     // The caller's end lies in the future: every arrival lands inside the window and
     // shifts the pages the walk has not read yet.

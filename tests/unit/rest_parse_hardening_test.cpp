@@ -205,7 +205,7 @@ TEST_CASE("ill-formed UTF-8 in an error envelope keeps the API error and its mes
     CHECK(ec == api_errc::not_found);
 }
 
-TEST_CASE("ill-formed UTF-8 in data is read as U+FFFD; outside strings it is invalid JSON",
+TEST_CASE("ill-formed UTF-8 in data is read as U+FFFD, outside strings it is invalid JSON",
           "[rest][parse][hardening]") {
     diagnostics diag;
     error_code ec;

@@ -61,7 +61,7 @@ using atomcloud_test::log_capture;
 
 } // namespace
 
-TEST_CASE("session: sends before async_run wait in the queue; stop() fails them",
+TEST_CASE("session: sends before async_run wait in the queue, stop() fails them",
           "[session][api]") {
     asio::io_context io;
     session s(io.get_executor(), test_config(), 1);
@@ -155,7 +155,7 @@ TEST_CASE("session: subscriptions are remembered while down", "[session][api]") 
     CHECK(s.status().subscriptions == 1);
 }
 
-TEST_CASE("session: receive waits, can be cancelled, one at a time; stopped -> session_stopped",
+TEST_CASE("session: receive waits, can be cancelled, one at a time, stopped -> session_stopped",
           "[session][api]") {
     asio::io_context io;
     session s(io.get_executor(), test_config(), 1);
@@ -265,7 +265,7 @@ TEST_CASE("session: retries a closed port with growing delays, logs each attempt
     CHECK_FALSE(s.status().running);
 }
 
-TEST_CASE("session: cancelling async_run stops it with operation_aborted; it can run again",
+TEST_CASE("session: cancelling async_run stops it with operation_aborted, it can run again",
           "[session][api]") {
     asio::io_context io;
     config cfg = test_config();

@@ -164,7 +164,7 @@ TEST_CASE("events: views stay valid across blocks, large messages, and moves",
     }
 }
 
-TEST_CASE("events: a batch handed over while a message is half read keeps its bytes; the "
+TEST_CASE("events: a batch handed over while a message is half read keeps its bytes, the "
           "message completes in the next batch",
           "[session][events]") {
     detail::event_arena a(8192);

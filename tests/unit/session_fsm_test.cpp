@@ -233,7 +233,7 @@ TEST_CASE("session fsm: a permanent failure ends the run with its error, no retr
     }
 }
 
-TEST_CASE("session fsm: links dropped at once see growing delays; a healthy link resets them",
+TEST_CASE("session fsm: links dropped at once see growing delays, a healthy link resets them",
           "[session][fsm]") {
     machine m;
     // Up for 10 ms, then dropped: the backoff keeps growing, as for failed attempts.

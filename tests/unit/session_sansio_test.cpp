@@ -116,7 +116,7 @@ TEST_CASE("backoff: jitter stays within bounds and below the cap", "[session][ba
     }
 }
 
-TEST_CASE("backoff: a fixed seed gives a fixed schedule; jitter varies it", "[session][backoff]") {
+TEST_CASE("backoff: a fixed seed gives a fixed schedule, jitter varies it", "[session][backoff]") {
     backoff_options o; // defaults: 100 ms, x2, 30 s, jitter 0.2
     detail::backoff a(o, 1234), b(o, 1234), c(o, 99);
     std::vector<long> sa, sb, sc;
@@ -284,7 +284,7 @@ TEST_CASE("send queue: removal by id and by predicate spares the frame in flight
     CHECK(q.data_bytes() == 0);
 }
 
-TEST_CASE("send queue: several frames in flight in one write; replay and removal go behind "
+TEST_CASE("send queue: several frames in flight in one write, replay and removal go behind "
           "them",
           "[session][queue]") {
     std::vector<std::uint8_t> storage;

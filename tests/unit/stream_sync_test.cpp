@@ -260,7 +260,7 @@ TEST_CASE("stream sync: after an outage the anchor and the count place delivery 
 }
 
 TEST_CASE("stream sync: when the overlap fits several ways, the largest is taken and a gap "
-          "reported; nothing is delivered twice",
+          "reported, nothing is delivered twice",
           "[stream][sync]") {
     sync_limits lim;
     // An uncalibrated clock with a wide tolerance: times cannot separate 5 ms steps.
@@ -367,7 +367,7 @@ TEST_CASE("stream sync: an anchor the history no longer has is a retention gap",
 }
 
 TEST_CASE("stream sync: a start older than the retention with the history not reaching back "
-          "is a gap; one the history reaches is not",
+          "is a gap, one the history reaches is not",
           "[stream][sync]") {
     sync_limits lim;
     lim.retention = 6h;
