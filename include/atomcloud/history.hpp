@@ -122,14 +122,15 @@ public:
     template <class CompletionToken = default_completion_token_t>
     auto async_next_batch(CompletionToken&& token = {}) {
         return detail::initiate_operation<void(error_code, std::vector<packet>)>(
-            detail::history_initiation{state_, ex_, true}, token,
+            detail::history_initiation{state_, ex_, true}, std::forward<CompletionToken>(token),
             static_cast<diagnostics*>(nullptr));
     }
     /// As above; `diag` (kept alive until completion) receives the details of a failure.
     template <class CompletionToken = default_completion_token_t>
     auto async_next_batch(diagnostics& diag, CompletionToken&& token = {}) {
         return detail::initiate_operation<void(error_code, std::vector<packet>)>(
-            detail::history_initiation{state_, ex_, true}, token, &diag);
+            detail::history_initiation{state_, ex_, true}, std::forward<CompletionToken>(token),
+            &diag);
     }
     /// Synchronous form (see rest_client about synchronous calls); never throws (but
     /// std::bad_alloc).
@@ -161,7 +162,7 @@ auto async_fetch_history(rest_client& client, std::int64_t org_id, const history
         detail::history_initiation{
             detail::make_history_walk(client, org_id, device, std::move(opts)),
             client.get_executor(), false},
-        token, static_cast<diagnostics*>(nullptr));
+        std::forward<CompletionToken>(token), static_cast<diagnostics*>(nullptr));
 }
 
 /// As above; `diag` (kept alive until completion) receives the details of a failure.
@@ -173,7 +174,7 @@ auto async_fetch_history(rest_client& client, std::int64_t org_id, const history
         detail::history_initiation{
             detail::make_history_walk(client, org_id, device, std::move(opts)),
             client.get_executor(), false},
-        token, &diag);
+        std::forward<CompletionToken>(token), &diag);
 }
 
 /// Synchronous form (see rest_client about synchronous calls); never throws (but

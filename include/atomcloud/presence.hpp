@@ -171,7 +171,7 @@ public:
     template <class CompletionToken = default_completion_token_t>
     auto async_seed(CompletionToken&& token = CompletionToken{}) {
         return detail::initiate_operation<void(error_code)>(detail::initiate_seed{impl_, ex_},
-                                                            token);
+                                                            std::forward<CompletionToken>(token));
     }
 
     /// Feed every event the session delivers, in order: device_connected /

@@ -224,7 +224,7 @@ private:
     auto start(const stream_device& target, bytes_view payload, request_params params,
                CompletionToken&& token) {
         return detail::initiate_operation<void(error_code, bytes)>(
-            detail::initiate_request{impl_, ex_}, token, target,
+            detail::initiate_request{impl_, ex_}, std::forward<CompletionToken>(token), target,
             bytes(payload.begin(), payload.end()), std::move(params));
     }
 

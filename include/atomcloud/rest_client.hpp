@@ -145,7 +145,7 @@ public:
             return true;
         };
         return detail::initiate_operation<void(error_code)>(
-            detail::initiate_watch_metrics{ex_}, token,
+            detail::initiate_watch_metrics{ex_}, std::forward<CompletionToken>(token),
             std::chrono::duration_cast<std::chrono::steady_clock::duration>(interval),
             std::move(tick));
     }
@@ -164,11 +164,11 @@ public:
     /// GET /api/orgs: the account's organisations. void(error_code, std::vector<org>).
     template <class CompletionToken = default_completion_token_t>
     auto async_list_orgs(CompletionToken&& token = {}) {
-        return start(detail::rest_op::list_orgs{}, nullptr, token);
+        return start(detail::rest_op::list_orgs{}, nullptr, std::forward<CompletionToken>(token));
     }
     template <class CompletionToken = default_completion_token_t>
     auto async_list_orgs(diagnostics& diag, CompletionToken&& token = {}) {
-        return start(detail::rest_op::list_orgs{}, &diag, token);
+        return start(detail::rest_op::list_orgs{}, &diag, std::forward<CompletionToken>(token));
     }
     std::vector<org> list_orgs(error_code& ec, diagnostics& diag) {
         return run(detail::rest_op::list_orgs{}, ec, diag);
@@ -179,11 +179,13 @@ public:
     /// void(error_code, std::vector<group>). An unknown org is api_errc::not_found.
     template <class CompletionToken = default_completion_token_t>
     auto async_list_groups(std::int64_t org_id, CompletionToken&& token = {}) {
-        return start(detail::rest_op::list_groups{org_id}, nullptr, token);
+        return start(detail::rest_op::list_groups{org_id}, nullptr,
+                     std::forward<CompletionToken>(token));
     }
     template <class CompletionToken = default_completion_token_t>
     auto async_list_groups(std::int64_t org_id, diagnostics& diag, CompletionToken&& token = {}) {
-        return start(detail::rest_op::list_groups{org_id}, &diag, token);
+        return start(detail::rest_op::list_groups{org_id}, &diag,
+                     std::forward<CompletionToken>(token));
     }
     std::vector<group> list_groups(std::int64_t org_id, error_code& ec, diagnostics& diag) {
         return run(detail::rest_op::list_groups{org_id}, ec, diag);
@@ -198,12 +200,14 @@ public:
     template <class CompletionToken = default_completion_token_t>
     auto async_list_devices(std::int64_t org_id, std::int64_t group_id,
                             CompletionToken&& token = {}) {
-        return start(detail::rest_op::list_devices{org_id, group_id}, nullptr, token);
+        return start(detail::rest_op::list_devices{org_id, group_id}, nullptr,
+                     std::forward<CompletionToken>(token));
     }
     template <class CompletionToken = default_completion_token_t>
     auto async_list_devices(std::int64_t org_id, std::int64_t group_id, diagnostics& diag,
                             CompletionToken&& token = {}) {
-        return start(detail::rest_op::list_devices{org_id, group_id}, &diag, token);
+        return start(detail::rest_op::list_devices{org_id, group_id}, &diag,
+                     std::forward<CompletionToken>(token));
     }
     std::vector<device> list_devices(std::int64_t org_id, std::int64_t group_id, error_code& ec,
                                      diagnostics& diag) {
@@ -220,12 +224,14 @@ public:
     template <class CompletionToken = default_completion_token_t>
     auto async_device_state(std::int64_t org_id, std::int64_t device_id,
                             CompletionToken&& token = {}) {
-        return start(detail::rest_op::device_state{org_id, device_id}, nullptr, token);
+        return start(detail::rest_op::device_state{org_id, device_id}, nullptr,
+                     std::forward<CompletionToken>(token));
     }
     template <class CompletionToken = default_completion_token_t>
     auto async_device_state(std::int64_t org_id, std::int64_t device_id, diagnostics& diag,
                             CompletionToken&& token = {}) {
-        return start(detail::rest_op::device_state{org_id, device_id}, &diag, token);
+        return start(detail::rest_op::device_state{org_id, device_id}, &diag,
+                     std::forward<CompletionToken>(token));
     }
     ::atomcloud::device_state device_state(std::int64_t org_id, std::int64_t device_id,
                                            error_code& ec, diagnostics& diag) {
@@ -244,12 +250,14 @@ public:
     template <class CompletionToken = default_completion_token_t>
     auto async_packets(std::int64_t org_id, const history_device& device, const packet_query& query,
                        CompletionToken&& token = {}) {
-        return start(packets_op(org_id, device, query), nullptr, token);
+        return start(packets_op(org_id, device, query), nullptr,
+                     std::forward<CompletionToken>(token));
     }
     template <class CompletionToken = default_completion_token_t>
     auto async_packets(std::int64_t org_id, const history_device& device, const packet_query& query,
                        diagnostics& diag, CompletionToken&& token = {}) {
-        return start(packets_op(org_id, device, query), &diag, token);
+        return start(packets_op(org_id, device, query), &diag,
+                     std::forward<CompletionToken>(token));
     }
     packet_page packets(std::int64_t org_id, const history_device& device,
                         const packet_query& query, error_code& ec, diagnostics& diag) {
@@ -270,9 +278,10 @@ private:
 
     // The generated overload set: every endpoint's four forms are these three.
     template <class Op, class CompletionToken>
-    auto start(Op op, diagnostics* diag, CompletionToken& token) {
+    auto start(Op op, diagnostics* diag, CompletionToken&& token) {
         return detail::initiate_operation<void(error_code, typename Op::result_type)>(
-            detail::rest_initiation{impl_, ex_}, token, diag, std::move(op));
+            detail::rest_initiation{impl_, ex_}, std::forward<CompletionToken>(token), diag,
+            std::move(op));
     }
     template <class Op>
     typename Op::result_type run(Op op, error_code& ec, diagnostics& diag) {

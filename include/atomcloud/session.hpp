@@ -352,7 +352,7 @@ public:
     template <class CompletionToken = default_completion_token_t>
     auto async_receive(CompletionToken&& token = CompletionToken{}) {
         return detail::initiate_operation<void(error_code, event_batch)>(
-            detail::initiate_receive{{impl_, ex_}}, token);
+            detail::initiate_receive{{impl_, ex_}}, std::forward<CompletionToken>(token));
     }
 
     /// Gives the storage of a batch the application has finished with back to the
@@ -402,7 +402,7 @@ public:
             return true;
         };
         return detail::initiate_operation<void(error_code)>(
-            detail::initiate_watch_metrics{ex_}, token,
+            detail::initiate_watch_metrics{ex_}, std::forward<CompletionToken>(token),
             std::chrono::duration_cast<std::chrono::steady_clock::duration>(interval),
             std::move(tick));
     }
@@ -410,21 +410,23 @@ public:
 private:
     template <class CompletionToken>
     auto start_run(diagnostics* diag, CompletionToken&& token) {
-        return detail::initiate_operation<void(error_code)>(detail::initiate_run{{impl_, ex_}},
-                                                            token, diag);
+        return detail::initiate_operation<void(error_code)>(
+            detail::initiate_run{{impl_, ex_}}, std::forward<CompletionToken>(token), diag);
     }
 
     template <class CompletionToken>
     auto start_subscriptions(std::vector<device_number> devices, bool subscribe,
                              CompletionToken&& token) {
         return detail::initiate_operation<void(error_code)>(
-            detail::initiate_subscriptions{{impl_, ex_}}, token, std::move(devices), subscribe);
+            detail::initiate_subscriptions{{impl_, ex_}}, std::forward<CompletionToken>(token),
+            std::move(devices), subscribe);
     }
 
     template <class CompletionToken>
     auto start_send(frame f, CompletionToken&& token) {
         return detail::initiate_operation<void(error_code)>(detail::initiate_send{{impl_, ex_}},
-                                                            token, std::move(f));
+                                                            std::forward<CompletionToken>(token),
+                                                            std::move(f));
     }
 
     executor_type ex_;

@@ -347,13 +347,14 @@ public:
     template <class CompletionToken = default_completion_token_t>
     auto async_run(CompletionToken&& token = CompletionToken{}) {
         return detail::initiate_operation<void(error_code)>(
-            detail::initiate_stream_run{{impl_, ex_}}, token, static_cast<diagnostics*>(nullptr));
+            detail::initiate_stream_run{{impl_, ex_}}, std::forward<CompletionToken>(token),
+            static_cast<diagnostics*>(nullptr));
     }
     /// As above; `diag` (alive until completion) tells what the server answered.
     template <class CompletionToken = default_completion_token_t>
     auto async_run(diagnostics& diag, CompletionToken&& token = CompletionToken{}) {
         return detail::initiate_operation<void(error_code)>(
-            detail::initiate_stream_run{{impl_, ex_}}, token, &diag);
+            detail::initiate_stream_run{{impl_, ex_}}, std::forward<CompletionToken>(token), &diag);
     }
 
     /// Stops: the session closes, backfills in flight are abandoned (their devices'
@@ -374,7 +375,7 @@ public:
     template <class CompletionToken = default_completion_token_t>
     auto async_receive(CompletionToken&& token = CompletionToken{}) {
         return detail::initiate_operation<void(error_code, stream_batch)>(
-            detail::initiate_stream_receive{{impl_, ex_}}, token);
+            detail::initiate_stream_receive{{impl_, ex_}}, std::forward<CompletionToken>(token));
     }
 
     stream_status status() const noexcept {

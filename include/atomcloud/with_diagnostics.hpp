@@ -131,7 +131,9 @@ struct throws_error_code<boost::asio::use_awaitable_t<Executor>> : std::true_typ
 /// async_initiate for atomcloud's operations: as boost::asio::async_initiate, with
 /// use_future and use_awaitable wrapped in with_diagnostics.
 template <class Signature, class CompletionToken, class Initiation, class... Args>
-auto initiate_operation(Initiation&& init, CompletionToken& token, Args&&... args) {
+auto initiate_operation(Initiation&& init, CompletionToken&& token, Args&&... args) {
+    // CompletionToken is a reference for an lvalue token: async_initiate copies it then,
+    // and moves only from an rvalue.
     using token_type = std::decay_t<CompletionToken>;
     if constexpr (throws_error_code<token_type>::value) {
         with_diagnostics_t<token_type> wrapped{token};
