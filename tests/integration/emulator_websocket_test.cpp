@@ -8,6 +8,7 @@
 #include <atomcloud/payload.hpp>
 
 #include <atomic>
+#include <thread>
 
 using namespace emu_test;
 namespace emulator = atomcloud::emulator;
@@ -612,7 +613,13 @@ TEST_CASE("websocket: drop_connections(refuse_for) refuses upgrades for that lon
     auto m = a.receive();
     CHECK(m.ec);
     CHECK_FALSE(is_closed(m.ec)); // abrupt: no close frame
-    const auto st = cloud.status();
+    // The client can see its link cut before the emulator's thread has let it go.
+    auto st = cloud.status();
+    for (const auto give_up = std::chrono::steady_clock::now() + 2s;
+         (st.websocket_connections != 0 || st.subscriptions != 0) &&
+         std::chrono::steady_clock::now() < give_up;
+         st = cloud.status())
+        std::this_thread::sleep_for(5ms);
     CHECK(st.websocket_connections == 0);
     CHECK(st.subscriptions == 0);
 
