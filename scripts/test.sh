@@ -5,7 +5,8 @@
 #  2. meanwhile builds the library, the tools, the examples and the benchmarks in Release
 #     with the default compiler (warnings are errors in both builds) and then runs there
 #     the benchmarks' smoke runs and the tests of memory bounds (the performance scope);
-#  3. when clang is present, builds the fuzz targets and runs each for a few seconds.
+#  3. when clang is present, meanwhile builds the fuzz targets and runs each for a few
+#     seconds.
 # Exits non-zero on any failure. docs/building.md describes the builds and their times.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,10 +52,31 @@ cmake -S . -B "$release" -G Ninja \
     -DATOMCLOUD_BUILD_BENCH=ON -DATOMCLOUD_INSTALL=OFF "${link_flags[@]}"
 cmake --build "$build" -j"$jobs"
 
-# The Debug tests wait on sockets and timers much of the time: the Release build (and the
-# fuzz build) use what they leave of the CPU, at a lower priority.
+# The Debug tests wait on sockets and timers much of the time: the Release build and the
+# fuzz build (then its fuzzing, which lasts a fixed time) use what they leave of the CPU,
+# at a lower priority. The background steps' output is shown when they end.
 ctest --test-dir "$build" --output-on-failure -j"$jobs" --timeout 300 &
 debug_tests=$!
+
+fuzz_job=
+if [ "$fuzz" -eq 1 ]; then
+    fuzz_build=${ATOMCLOUD_FUZZ_BUILD_DIR:-build/fuzz}
+    cmake -S . -B "$fuzz_build" -G Ninja \
+        -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DATOMCLOUD_BUILD_FUZZ=ON -DATOMCLOUD_BUILD_TESTS=OFF -DATOMCLOUD_BUILD_TOOLS=OFF \
+        -DATOMCLOUD_BUILD_EXAMPLES=OFF -DATOMCLOUD_INSTALL=OFF "${link_flags[@]}" >/dev/null
+    # The fuzz targets are header-only: the compiled library is not needed here.
+    (
+        if ! nice -n 10 cmake --build "$fuzz_build" -j"$jobs" --target atomcloud_fuzz_targets; then
+            echo "test.sh: the fuzz build failed"
+            exit 1
+        fi
+        # Each target fuzzes for its own fixed time; they run side by side.
+        nice -n 10 ctest --test-dir "$fuzz_build" --output-on-failure -j"$jobs"
+    ) >"$fuzz_build.log" 2>&1 &
+    fuzz_job=$!
+fi
+
 status=0
 release_built=1
 if ! nice -n 10 cmake --build "$release" -j"$jobs" >"$release.log" 2>&1; then
@@ -64,31 +86,20 @@ if ! nice -n 10 cmake --build "$release" -j"$jobs" >"$release.log" 2>&1; then
     release_built=0
 fi
 
-if [ "$fuzz" -eq 1 ]; then
-    fuzz_build=${ATOMCLOUD_FUZZ_BUILD_DIR:-build/fuzz}
-    cmake -S . -B "$fuzz_build" -G Ninja \
-        -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-        -DATOMCLOUD_BUILD_FUZZ=ON -DATOMCLOUD_BUILD_TESTS=OFF -DATOMCLOUD_BUILD_TOOLS=OFF \
-        -DATOMCLOUD_BUILD_EXAMPLES=OFF -DATOMCLOUD_INSTALL=OFF "${link_flags[@]}" >/dev/null
-    # The fuzz targets are header-only: the compiled library is not needed here.
-    if ! nice -n 10 cmake --build "$fuzz_build" -j"$jobs" --target atomcloud_fuzz_targets \
-        >"$fuzz_build.log" 2>&1; then
-        cat "$fuzz_build.log"
-        echo "test.sh: the fuzz build failed" >&2
-        status=1
-        fuzz=0
-    fi
-fi
-
 wait "$debug_tests" || status=1
 if [ "$release_built" -eq 1 ]; then
     ctest --test-dir "$release" --output-on-failure -j"$jobs" --timeout 300 || status=1
 fi
-if [ "$fuzz" -eq 1 ]; then
-    # Each target fuzzes for its own fixed time; they run side by side.
-    ctest --test-dir "$fuzz_build" --output-on-failure -j"$jobs" || status=1
+if [ -n "$fuzz_job" ]; then
+    fuzz_status=0
+    wait "$fuzz_job" || fuzz_status=1
+    cat "$fuzz_build.log"
+    if [ "$fuzz_status" -ne 0 ]; then
+        echo "test.sh: the fuzz build or fuzzing failed" >&2
+        status=1
+    fi
 else
-    echo "test.sh: no fuzzing (clang++ not found or the fuzz build failed)"
+    echo "test.sh: no fuzzing (clang++ not found)"
 fi
 if [ "$status" -ne 0 ]; then
     echo "test.sh: FAILED" >&2
