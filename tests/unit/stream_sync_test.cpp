@@ -419,6 +419,112 @@ TEST_CASE("stream sync: a history that lacks what was received before it was rea
     CHECK(o.delivered == std::vector<std::size_t>{0});
 }
 
+TEST_CASE("stream sync: a history newer than the live messages leaves the rest to the link, and "
+          "the cursor is the last delivered message's place",
+          "[stream][sync]") {
+    sync_limits lim;
+    clock_model clock(2000ms, 50ms);
+    fake_cloud cloud;
+    device_sync s(since_cursor(t0));
+    s.link_up(t0);
+    // a0..a4 are stored 10 ms apart; live delivery lags: only a0..a2 have arrived when the
+    // history, which has all five, is answered.
+    for (int i = 0; i < 5; ++i)
+        cloud.store(t0 + std::chrono::milliseconds(10 * (i + 1)), "a" + std::to_string(i));
+    s.on_live(live(cloud, 0, t0 + 15ms));
+    s.on_live(live(cloud, 1, t0 + 25ms));
+    s.begin_fetch(t0 + 30ms, clock);
+    s.on_live(live(cloud, 2, t0 + 35ms));
+    std::vector<std::size_t> ids;
+    auto o = apply(
+        s, s.finish_fetch(cloud.history(t0, t0 + 60ms, &ids), true, t0 + 62ms, clock, lim), ids);
+    CHECK(o.gaps.empty());
+    CHECK(o.delivered == std::vector<std::size_t>{0, 1, 2});
+    CHECK(s.cursor().anchor_time == cloud.items[2].time);
+    CHECK(s.cursor().after == 0);
+    s.clear_held();
+    // a3 and a4 arrive over the link, once.
+    CHECK(s.on_live(live(cloud, 3, t0 + 70ms)));
+    CHECK(s.on_live(live(cloud, 4, t0 + 71ms)));
+    CHECK(s.cursor().after == 2);
+
+    // Saved and restarted: it continues exactly after a4.
+    auto saved = stream_cursor::parse(s.cursor().to_string());
+    REQUIRE(saved);
+    cloud.store(t0 + 1s, "a5");
+    device_sync again(*saved);
+    again.link_up(t0 + 2s);
+    again.begin_fetch(t0 + 2s, clock);
+    ids.clear();
+    auto o2 =
+        apply(again,
+              again.finish_fetch(cloud.history(t0, t0 + 2s, &ids), true, t0 + 2s, clock, lim), ids);
+    CHECK(o2.gaps.empty());
+    CHECK(o2.delivered == std::vector<std::size_t>{5});
+}
+
+TEST_CASE("stream sync: held messages the history cannot place leave the cursor without a "
+          "place: a restart reports a gap and repeats nothing",
+          "[stream][sync]") {
+    sync_limits lim;
+    clock_model clock(2000ms, 50ms);
+    fake_cloud cloud;
+    device_sync s(since_cursor(t0));
+    s.link_up(t0 + 1s);
+    cloud.store(t0 + 100ms, "h0");
+    cloud.store(t0 + 200ms, "h1");
+    // "q" arrives live, but the history answered has it nowhere.
+    cloud.store(t0 + 1100ms, "q");
+    s.on_live(live(cloud, 2, t0 + 1101ms));
+    s.begin_fetch(t0 + 1200ms, clock);
+    std::vector<std::size_t> ids;
+    auto o = apply(
+        s, s.finish_fetch(cloud.history(t0, t0 + 300ms, &ids), true, t0 + 1300ms, clock, lim), ids);
+    REQUIRE(o.gaps.size() == 1);
+    CHECK(o.gaps[0].reason == gap_reason::history_mismatch);
+    CHECK(o.delivered == std::vector<std::size_t>{2});
+    CHECK_FALSE(s.cursor().anchor_time);
+    CHECK_FALSE(s.cursor().since);
+    CHECK(s.cursor().after == 0);
+
+    auto saved = stream_cursor::parse(s.cursor().to_string());
+    REQUIRE(saved);
+    device_sync again(*saved);
+    again.link_up(t0 + 5s);
+    again.begin_fetch(t0 + 5s, clock);
+    ids.clear();
+    auto o2 =
+        apply(again,
+              again.finish_fetch(cloud.history(t0, t0 + 5s, &ids), true, t0 + 5s, clock, lim), ids);
+    REQUIRE(o2.gaps.size() == 1);
+    CHECK(o2.delivered.empty()); // "q" is not delivered again
+}
+
+TEST_CASE("stream sync: a cursor whose count disagrees with the history skips what it counted: "
+          "a gap, never a message twice",
+          "[stream][sync]") {
+    sync_limits lim;
+    clock_model clock(2000ms, 50ms);
+    fake_cloud cloud;
+    for (int i = 0; i < 8; ++i)
+        cloud.store(t0 + std::chrono::milliseconds(10 * i), "m" + std::to_string(i));
+    // Anchored on m1, three delivered after it, but the last of them was not m4.
+    stream_cursor c{dev};
+    c.anchor_time = cloud.items[1].time;
+    c.anchor_hash = payload_hash(atomcloud::as_bytes(cloud.items[1].payload));
+    c.after = 3;
+    c.last_hash = 0x0123456789abcdefULL;
+    device_sync s(c);
+    s.link_up(t0 + 1s);
+    s.begin_fetch(t0 + 1s, clock);
+    std::vector<std::size_t> ids;
+    auto o =
+        apply(s, s.finish_fetch(cloud.history(t0, t0 + 1s, &ids), true, t0 + 1s, clock, lim), ids);
+    REQUIRE(o.gaps.size() == 1);
+    CHECK(o.gaps[0].reason == gap_reason::history_mismatch);
+    CHECK(o.delivered == std::vector<std::size_t>{5, 6, 7});
+}
+
 TEST_CASE("stream sync: abandoning a backfill reports a gap, delivers the held messages and "
           "finds its place again from what was delivered",
           "[stream][sync]") {

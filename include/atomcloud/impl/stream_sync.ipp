@@ -218,8 +218,11 @@ ATOMCLOUD_DECL std::vector<sync_step> device_sync::finish_fetch(const std::vecto
     else if (last_known && !reaches_back)
         s = 0; // the last delivered message is not in it: all of it is newer
     else if (cursor_.anchor_time) {
+        // The anchor is not where the cursor says: skip what may have been delivered after
+        // it (a gap over what may be missing, never a message twice).
         while (s < h.size() && h[s].time <= *cursor_.anchor_time)
             ++s;
+        s += static_cast<std::size_t>(std::min<std::uint64_t>(cursor_.after, h.size() - s));
     } else
         s = h.size(); // nothing known: only what is certainly new (the live messages)
 
@@ -241,14 +244,18 @@ ATOMCLOUD_DECL std::vector<sync_step> device_sync::finish_fetch(const std::vecto
             gap(cursor_.since, before(s), gap_reason::retention);
     }
 
-    // B. Where the history's tail overlaps the held live messages.
+    // B. Where the held live messages are in the history: held_[0] at h[p], the first `ov`
+    // of them matched. Usually the history's tail is their start (ov <= b, p = size - ov).
+    // When it is not, live delivery may lag behind the history's answer: the history then
+    // also holds messages newer than the last held one (p + b < size), still on their way
+    // over the link, which delivers them.
     const std::size_t m = h.size() - s;
     const std::size_t b = held_.size();
-    const auto fits = [&](std::size_t ov, bool wide) {
+    const auto fits = [&](std::size_t p, std::size_t ov, bool wide) {
         const auto off = clock.offset();
         const auto tol = clock.tolerance(wide);
         for (std::size_t t = 0; t < ov; ++t) {
-            const history_entry& e = h[h.size() - ov + t];
+            const history_entry& e = h[p + t];
             const held_message& hm = held_[t];
             if (e.hash != hm.hash)
                 return false;
@@ -258,21 +265,29 @@ ATOMCLOUD_DECL std::vector<sync_step> device_sync::finish_fetch(const std::vecto
         }
         return true;
     };
-    std::vector<std::size_t> valid;
+    std::vector<std::size_t> valid; // values of p, earliest first
     const std::size_t most = std::min(m, b);
     for (bool wide : {false, true}) {
         if (!valid.empty() || (wide && !clock.calibrated()))
             break;
+        // The history's tail, the largest overlap first.
         for (std::size_t ov = most; ov >= held_before_fetch_ && most >= held_before_fetch_; --ov) {
-            if (fits(ov, wide))
-                valid.push_back(ov); // largest first
+            if (fits(h.size() - ov, ov, wide))
+                valid.push_back(h.size() - ov);
             if (ov == 0)
                 break;
         }
+        // Otherwise every held message inside it, the history going on past them.
+        const bool tail_fits = !valid.empty();
+        for (std::size_t p = s; !tail_fits && b > 0 && p + b < h.size(); ++p)
+            if (fits(p, b, wide))
+                valid.push_back(p);
         if (wide && !valid.empty())
             clock.reset(); // the measured offset no longer holds
     }
-    std::size_t ov = 0;
+    std::size_t p = h.size();   // where held_[0] is in the history
+    std::size_t ov = 0;         // held messages matched there
+    bool placed = true;         // the held messages' place in the history is known
     std::size_t first_held = 0; // held messages before this one are not delivered
     if (valid.empty()) {
         // The history does not contain what was received before it was read: it cannot be
@@ -282,21 +297,23 @@ ATOMCLOUD_DECL std::vector<sync_step> device_sync::finish_fetch(const std::vecto
         else
             gap(last_known, std::nullopt, gap_reason::history_mismatch);
         s = h.size();
+        placed = false;
     } else {
-        ov = valid.front();
+        // The earliest place: the history before it is delivered, so a later true place
+        // means messages missing (reported), never a message twice.
+        p = valid.front();
+        ov = std::min(b, h.size() - p);
         if (valid.size() > 1) {
-            const std::size_t least = valid.back();
-            gap(h[h.size() - ov].time, h[h.size() - least - 1].time, gap_reason::ambiguous_overlap);
+            gap(h[p].time, h[valid.back() - 1].time, gap_reason::ambiguous_overlap);
         } else {
             for (std::size_t t = 0; t < ov; ++t)
-                clock.sample(std::chrono::duration_cast<microseconds>(
-                    held_[t].received - as_sys(h[h.size() - ov + t].time)));
+                clock.sample(std::chrono::duration_cast<microseconds>(held_[t].received -
+                                                                      as_sys(h[p + t].time)));
         }
     }
 
     // C. Deliver: the history's new part up to the overlap, then every held message.
-    const std::size_t backfill_end = h.size() - ov;
-    for (std::size_t i = s; i < backfill_end; ++i) {
+    for (std::size_t i = s; i < p; ++i) {
         sync_step st;
         st.what = sync_step::kind::backfill;
         st.index = i;
@@ -310,14 +327,23 @@ ATOMCLOUD_DECL std::vector<sync_step> device_sync::finish_fetch(const std::vecto
         st.what = sync_step::kind::held;
         st.index = t;
         if (t < ov)
-            st.cloud_time = h[h.size() - ov + t].time;
+            st.cloud_time = h[p + t].time;
         out.push_back(st);
         note_delivered(held_[t].hash, st.cloud_time, held_[t].received);
         cursor_.last_hash = held_[t].hash;
     }
 
-    // D. The cursor: the history's newest message is a known place; what followed it live.
-    if (!h.empty()) {
+    // D. The cursor: the last delivered message's place in the history, or the history's
+    // newest message and how many followed it live.
+    if (!placed) {
+        // Like abandon(): the next backfill finds the place from what was delivered.
+        cursor_.anchor_time.reset();
+        cursor_.since.reset();
+        cursor_.after = 0;
+    } else if (ov == b && b > 0 && p + b < h.size()) {
+        set_anchor(h, p + b - 1);
+        cursor_.after = 0;
+    } else if (!h.empty()) {
         set_anchor(h, h.size() - 1);
         cursor_.after = b - ov;
         if (b == ov) // the anchor itself is the last delivered (or precedes the start)
