@@ -12,8 +12,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "../log_capture.hpp"
-#include "../run_until.hpp"
+#include "session_harness.hpp"
 
 #include <chrono>
 #include <optional>
@@ -27,83 +26,42 @@ namespace {
 
 const device_number dev_a{"18846494908532689575"};
 
-/// A session on an emulator, with what it delivered: the payloads of dev_a's messages, the
-/// reasons the link went down, and how often it came up.
-class fault_harness {
+using atomcloud_test::owned_event;
+
+/// A session on an emulator (idle links are checked after 1500 ms), subscribed to dev_a,
+/// with what it delivered: the payloads of dev_a's messages, the reasons the link went
+/// down, how often it came up.
+class fault_harness : public atomcloud_test::session_harness {
 public:
-    fault_harness() {
-        cfg = cloud.client_config();
-        cfg.log = logs.make();
-        cfg.session.reconnect.initial_delay = 20ms;
-        cfg.session.reconnect.max_delay = 200ms;
-        cfg.session.reconnect.jitter = 0.0;
+    fault_harness() : session_harness(emulator::options{}, 200ms) {
         // Pings after 750 ms of silence; the link is dead after 1500 ms without an answer.
         cfg.session.idle_timeout = 1500ms;
     }
-    ~fault_harness() {
-        if (std::uncaught_exceptions() == 0)
-            CHECK(logs.count(cloud.token()) == 0);
-        if (s)
-            s->stop();
-        until([&] { return !s || !s->status().running; }, 5s);
-        s.reset();
-        io.restart();
-        io.run_for(50ms);
-    }
 
     void start() {
-        s.emplace(io.get_executor(), cfg, 1);
-        s->async_run([](error_code) {});
-        receive();
-        REQUIRE(until([&] { return ups == 1; }));
-        std::optional<error_code> r;
-        s->async_subscribe(dev_a, [&](error_code ec) { r = ec; });
-        REQUIRE(until([&] { return r.has_value(); }));
-        REQUIRE_FALSE(*r);
+        session_harness::start();
+        REQUIRE(until([&] { return ups() == 1; }));
+        REQUIRE_FALSE(subscribe(dev_a));
         REQUIRE(cloud.wait_subscribers(dev_a.view(), 1, 5s));
     }
 
-    template <class Pred>
-    bool until(Pred done, std::chrono::milliseconds limit = 5s) {
-        return atomcloud_test::run_until(io, done, limit);
+    std::vector<bytes> messages() const {
+        std::vector<bytes> out;
+        for (const auto& e : of(owned_event::device_message))
+            out.push_back(e.payload);
+        return out;
     }
-    void pump(std::chrono::milliseconds d) {
-        until([] { return false; }, d);
+    std::vector<error_code> downs() const {
+        std::vector<error_code> out;
+        for (const auto& e : of(owned_event::session_disconnected))
+            out.push_back(e.ec);
+        return out;
     }
-
-    emulator::server cloud;
-    atomcloud_test::log_capture logs;
-    config cfg;
-    boost::asio::io_context io;
-    std::optional<session> s;
-    std::vector<bytes> messages;
-    std::vector<error_code> downs;
-    std::size_t ups = 0;
-    std::size_t device_events = 0;
-    std::size_t protocol_errors = 0;
-
-private:
-    void receive() {
-        s->async_receive([this](error_code ec, event_batch batch) {
-            if (ec || !s)
-                return;
-            for (const auto& ev : batch)
-                record(ev);
-            s->recycle(std::move(batch));
-            receive();
-        });
-    }
-    void record(const event& ev) {
-        if (const auto* m = std::get_if<device_message>(&ev))
-            messages.emplace_back(m->payload.begin(), m->payload.end());
-        else if (const auto* d = std::get_if<session_disconnected>(&ev))
-            downs.push_back(d->reason);
-        else if (std::holds_alternative<session_connected>(ev))
-            ++ups;
-        else if (std::holds_alternative<protocol_error>(ev))
-            ++protocol_errors;
-        else
-            ++device_events;
+    std::size_t ups() const { return count(owned_event::session_connected); }
+    std::size_t protocol_errors() const { return count(owned_event::protocol_error); }
+    std::size_t device_events() const {
+        return count(owned_event::device_connected) + count(owned_event::device_disconnected) +
+               count(owned_event::nbiot_message);
     }
 };
 
@@ -127,20 +85,20 @@ TEST_CASE("session faults: a stalled link is found dead by the ping check and re
     h.cloud.inject_fault(stall);
     const auto t0 = std::chrono::steady_clock::now();
     a.send("held back"); // the link stops writing before this frame, pongs included
-    REQUIRE(h.until([&] { return h.downs.size() == 1; }));
+    REQUIRE(h.until([&] { return h.downs().size() == 1; }));
     const auto took = std::chrono::steady_clock::now() - t0;
     CHECK(took >= 750ms); // a ping went unanswered first
-    CHECK(h.downs[0] == boost::beast::error::timeout);
+    CHECK(h.downs()[0] == boost::beast::error::timeout);
     CHECK(h.logs.count("link is dead") == 1);
 
     // The replacement link is subscribed again and delivers at once.
-    REQUIRE(h.until([&] { return h.ups == 2; }));
+    REQUIRE(h.until([&] { return h.ups() == 2; }));
     REQUIRE(h.cloud.wait_subscribers(dev_a.view(), 1, 5s));
     a.send("after the stall");
-    REQUIRE(h.until([&] { return !h.messages.empty(); }));
+    REQUIRE(h.until([&] { return !h.messages().empty(); }));
     CHECK(std::chrono::steady_clock::now() - t0 < 15s);
-    CHECK(h.messages == std::vector<bytes>{to_bytes("after the stall")});
-    CHECK(h.protocol_errors == 0);
+    CHECK(h.messages() == std::vector<bytes>{to_bytes("after the stall")});
+    CHECK(h.protocol_errors() == 0);
     CHECK(h.cloud.status().pending_faults == 0);
     CHECK(h.cloud.wait_websocket_connections(1, 5s)); // the stalled link is gone
 }
@@ -164,17 +122,17 @@ TEST_CASE("session faults: a frame cut mid-way is never an event, the session he
         h.cloud.inject_fault(drop);
         a.send(payload);
         ++cycle;
-        REQUIRE(h.until([&] { return h.downs.size() == cycle; }));
-        CHECK(h.downs.back());
-        REQUIRE(h.until([&] { return h.ups == cycle + 1; }));
+        REQUIRE(h.until([&] { return h.downs().size() == cycle; }));
+        CHECK(h.downs().back());
+        REQUIRE(h.until([&] { return h.ups() == cycle + 1; }));
         REQUIRE(h.cloud.wait_subscribers(dev_a.view(), 1, 5s));
         const bytes whole = to_bytes("whole " + std::to_string(cycle));
         a.send(whole);
-        REQUIRE(h.until([&] { return h.messages.size() == cycle; }));
-        CHECK(h.messages.back() == whole); // never the cut frame, whole or in part
+        REQUIRE(h.until([&] { return h.messages().size() == cycle; }));
+        CHECK(h.messages().back() == whole); // never the cut frame, whole or in part
     }
-    CHECK(h.protocol_errors == 0);
-    CHECK(h.device_events == 0);
+    CHECK(h.protocol_errors() == 0);
+    CHECK(h.device_events() == 0);
     CHECK(h.cloud.status().pending_faults == 0);
 }
 
@@ -184,22 +142,22 @@ TEST_CASE("session faults: an unanswered ping makes the health check replace the
     h.start();
     h.cloud.inject_fault(websocket_fault(emulator::fault::kind::websocket_no_pong));
     const auto t0 = std::chrono::steady_clock::now();
-    REQUIRE(h.until([&] { return h.downs.size() == 1; }));
+    REQUIRE(h.until([&] { return h.downs().size() == 1; }));
     CHECK(std::chrono::steady_clock::now() - t0 >= 1000ms); // ping at 750 ms, dead at 1500
-    CHECK(h.downs[0] == boost::beast::error::timeout);
+    CHECK(h.downs()[0] == boost::beast::error::timeout);
     CHECK(h.cloud.status().pending_faults == 0);
-    REQUIRE(h.until([&] { return h.ups == 2; }));
+    REQUIRE(h.until([&] { return h.ups() == 2; }));
     REQUIRE(h.cloud.wait_subscribers(dev_a.view(), 1, 5s));
 
     // The new link's pings are answered: it stays, idle, through several of them.
     h.pump(3500ms);
-    CHECK(h.downs.size() == 1);
-    CHECK(h.ups == 2);
+    CHECK(h.downs().size() == 1);
+    CHECK(h.ups() == 2);
     auto a = h.cloud.device(dev_a.view());
     a.connect();
     a.send("still here");
-    REQUIRE(h.until([&] { return h.messages.size() == 1; }));
-    CHECK(h.messages[0] == to_bytes("still here"));
+    REQUIRE(h.until([&] { return h.messages().size() == 1; }));
+    CHECK(h.messages()[0] == to_bytes("still here"));
 }
 
 TEST_CASE("session faults: frames written a byte at a time arrive whole and in order",
@@ -219,13 +177,13 @@ TEST_CASE("session faults: frames written a byte at a time arrive whole and in o
     a.connect();
     for (const auto& p : sent)
         a.send(p);
-    REQUIRE(h.until([&] { return h.messages.size() == sent.size(); }, 30s));
+    REQUIRE(h.until([&] { return h.messages().size() == sent.size(); }, 30s));
     // More than 600 pieces, 2 ms apart: the faults did write them one by one.
     CHECK(std::chrono::steady_clock::now() - t0 >= 1200ms);
-    CHECK(h.messages == sent);
-    CHECK(h.device_events == 1); // the 0x04
-    CHECK(h.downs.empty());
-    CHECK(h.ups == 1);
-    CHECK(h.protocol_errors == 0);
+    CHECK(h.messages() == sent);
+    CHECK(h.device_events() == 1); // the 0x04
+    CHECK(h.downs().empty());
+    CHECK(h.ups() == 1);
+    CHECK(h.protocol_errors() == 0);
     CHECK(h.cloud.status().pending_faults == 0);
 }

@@ -15,6 +15,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "session_harness.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <optional>
@@ -30,90 +32,16 @@ namespace {
 const device_number dev_a{"18846494908532689575"};
 const device_number dev_b{"27309143566123801957"};
 
-emulator::options quiet_emulator() {
-    emulator::options o;
-    o.websocket_idle_timeout = 10s;
-    return o;
-}
+using atomcloud_test::owned_event;
 
-// An emulator and a session on it that receives (and counts) everything.
-struct harness {
-    harness() : cloud(quiet_emulator()) {
-        cfg = cloud.client_config();
-        cfg.session.reconnect.initial_delay = 20ms;
-        cfg.session.reconnect.max_delay = 200ms;
-        cfg.session.reconnect.jitter = 0.0;
-        s.emplace(io.get_executor(), cfg, 1);
-    }
+// An emulator and a session on it (made at once, so that a test can read its metrics
+// before it runs) that receives everything.
+struct harness : atomcloud_test::session_harness {
+    harness() : session_harness(atomcloud_test::quiet_emulator(), 200ms) { make_session(); }
 
-    ~harness() {
-        if (s)
-            s->stop();
-        until([&] { return !s || !s->status().running; }, 5s);
-        s.reset();
-        io.restart();
-        io.run_for(50ms);
-    }
-
-    void start() {
-        s->async_run([this](error_code ec) { run_result = ec; });
-        receive();
-    }
-
-    void receive() {
-        s->async_receive([this](error_code ec, event_batch batch) {
-            if (ec || !s)
-                return;
-            for (const auto& ev : batch) {
-                if (std::holds_alternative<session_connected>(ev))
-                    ++links;
-                else if (std::holds_alternative<device_message>(ev))
-                    ++messages;
-                else if (std::holds_alternative<device_connected>(ev))
-                    ++connects;
-            }
-            s->recycle(std::move(batch));
-            receive();
-        });
-    }
-
-    template <class Pred>
-    bool until(Pred done, std::chrono::milliseconds limit = 5s) {
-        const auto deadline = std::chrono::steady_clock::now() + limit;
-        while (!done()) {
-            if (std::chrono::steady_clock::now() > deadline)
-                return false;
-            io.restart();
-            io.run_for(5ms);
-        }
-        return true;
-    }
-
-    error_code wait(std::optional<error_code>& r) {
-        REQUIRE(until([&] { return r.has_value(); }));
-        return *r;
-    }
-
-    error_code subscribe(const device_number& d) {
-        std::optional<error_code> r;
-        s->async_subscribe(d, [&](error_code ec) { r = ec; });
-        return wait(r);
-    }
-
-    error_code send(const device_number& d, bytes_view payload) {
-        std::optional<error_code> r;
-        s->async_send(d, payload, [&](error_code ec) { r = ec; });
-        return wait(r);
-    }
-
-    emulator::server cloud;
-    config cfg;
-    asio::io_context io;
-    std::optional<session> s;
-    std::optional<error_code> run_result;
-    std::size_t links = 0;
-    std::size_t messages = 0;
-    std::size_t connects = 0;
+    std::size_t links() const { return count(owned_event::session_connected); }
+    std::size_t messages() const { return count(owned_event::device_message); }
+    std::size_t connects() const { return count(owned_event::device_connected); }
 };
 
 bytes payload_of(std::size_t n) {
@@ -145,7 +73,7 @@ TEST_CASE("session metrics: exact message and byte counts both ways",
           "[session][metrics][integration]") {
     harness h;
     h.start();
-    REQUIRE(h.until([&] { return h.links == 1; }));
+    REQUIRE(h.until([&] { return h.links() == 1; }));
     REQUIRE_FALSE(h.subscribe(dev_a));
     REQUIRE(h.until([&] { return h.cloud.subscribers(dev_a.view()) == 1; }));
 
@@ -168,7 +96,7 @@ TEST_CASE("session metrics: exact message and byte counts both ways",
         expected_bytes += encoded_size(device_data_frame{dev_a, p});
     }
     const std::size_t n_messages = std::size(sizes);
-    REQUIRE(h.until([&] { return h.messages == n_messages && h.connects == 1; }));
+    REQUIRE(h.until([&] { return h.messages() == n_messages && h.connects() == 1; }));
     auto m = h.s->metrics();
     CHECK(m.messages_received == n_messages + 1);
     CHECK(m.bytes_received == expected_bytes);
@@ -200,12 +128,12 @@ TEST_CASE("session metrics: frames of unsubscribed devices are counted as droppe
           "[session][metrics][integration]") {
     harness h;
     h.start();
-    REQUIRE(h.until([&] { return h.links == 1; }));
+    REQUIRE(h.until([&] { return h.links() == 1; }));
     REQUIRE_FALSE(h.subscribe(dev_b));
     REQUIRE(h.until([&] { return h.cloud.subscribers(dev_b.view()) == 1; }));
     auto b = h.cloud.device(dev_b.view());
     b.connect();
-    REQUIRE(h.until([&] { return h.connects == 1; }));
+    REQUIRE(h.until([&] { return h.connects() == 1; }));
 
     // The device sends while the session is still subscribed at the emulator; the session
     // (whose io_context does not run meanwhile) unsubscribes before it reads those frames:
@@ -224,17 +152,17 @@ TEST_CASE("session metrics: frames of unsubscribed devices are counted as droppe
           encoded_size(device_data_frame{dev_b, as_bytes(std::string_view("x"))}) +
               encoded_size(device_data_frame{dev_b, as_bytes(std::string_view("yy"))}));
     CHECK(m.subscriptions == 0);
-    CHECK(h.messages == 0);
+    CHECK(h.messages() == 0);
 }
 
 TEST_CASE("session metrics: a dropped link counts a reconnect and sets the last failure",
           "[session][metrics][integration]") {
     harness h;
     h.start();
-    REQUIRE(h.until([&] { return h.links == 1; }));
+    REQUIRE(h.until([&] { return h.links() == 1; }));
     const auto t0 = std::chrono::system_clock::now();
     h.cloud.drop_connections();
-    REQUIRE(h.until([&] { return h.links == 2; }));
+    REQUIRE(h.until([&] { return h.links() == 2; }));
     const auto m = h.s->metrics();
     CHECK(m.connected);
     CHECK(m.links_established == 2);
@@ -252,9 +180,9 @@ TEST_CASE("session metrics: failed attempts while the server refuses",
           "[session][metrics][integration]") {
     harness h;
     h.start();
-    REQUIRE(h.until([&] { return h.links == 1; }));
+    REQUIRE(h.until([&] { return h.links() == 1; }));
     h.cloud.drop_connections(300ms); // upgrades refused for a while (HTTP 503)
-    REQUIRE(h.until([&] { return h.links == 2; }));
+    REQUIRE(h.until([&] { return h.links() == 2; }));
     const auto m = h.s->metrics();
     CHECK(m.links_lost == 1);
     CHECK(m.failed_attempts >= 1);
@@ -298,7 +226,7 @@ TEST_CASE("session metrics: the push form ticks at the interval and stops when c
           "[session][metrics][integration]") {
     harness h;
     h.start();
-    REQUIRE(h.until([&] { return h.links == 1; }));
+    REQUIRE(h.until([&] { return h.links() == 1; }));
     std::vector<std::chrono::steady_clock::time_point> ticks;
     std::vector<session_metrics> seen;
     std::optional<error_code> done;

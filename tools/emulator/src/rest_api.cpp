@@ -5,6 +5,9 @@
 #include <atomcloud/payload.hpp>
 
 #include <algorithm>
+#include <map>
+#include <string>
+#include <variant>
 
 namespace atomcloud::emulator::detail {
 
@@ -90,27 +93,40 @@ http_reply cloud::groups_reply(std::size_t org) const {
     return ok_reply(data);
 }
 
+namespace {
+
+/// Where `items` holds the group or device (`what`) whose id is the path segment `text`, if
+/// it belongs to organisation `org`; otherwise the reply that says why not.
+template <class Items>
+std::variant<std::size_t, http_reply> find_in_org(std::string_view text, std::string_view what,
+                                                  const std::map<std::int64_t, std::size_t>& by_id,
+                                                  const Items& items, std::size_t org) {
+    auto id = parse_int(text);
+    if (!id)
+        return bad_parameter_reply(std::string(what) + "_id must be an integer");
+    auto found = by_id.find(*id);
+    if (found == by_id.end() || items[found->second].org != org)
+        return not_found_reply(std::string(what) + " " + std::to_string(*id));
+    return found->second;
+}
+
+} // namespace
+
 http_reply cloud::devices_reply(std::size_t org, std::string_view group) const {
-    auto group_id = parse_int(group);
-    if (!group_id)
-        return bad_parameter_reply("group_id must be an integer");
-    auto g = fx_.group_by_id.find(*group_id);
-    if (g == fx_.group_by_id.end() || fx_.groups[g->second].org != org)
-        return not_found_reply("group " + std::to_string(*group_id));
+    auto g = find_in_org(group, "group", fx_.group_by_id, fx_.groups, org);
+    if (auto* reply = std::get_if<http_reply>(&g))
+        return std::move(*reply);
     json data = json::array();
-    for (auto d : fx_.groups[g->second].devices)
+    for (auto d : fx_.groups[std::get<std::size_t>(g)].devices)
         data.push_back(fx_.devices[d].listing);
     return ok_reply(data);
 }
 
 http_reply cloud::state_reply(std::size_t org, std::string_view device) const {
-    auto device_id = parse_int(device);
-    if (!device_id)
-        return bad_parameter_reply("device_id must be an integer");
-    auto d = fx_.device_by_id.find(*device_id);
-    if (d == fx_.device_by_id.end() || fx_.devices[d->second].org != org)
-        return not_found_reply("device " + std::to_string(*device_id));
-    return ok_reply(state_text(d->second));
+    auto d = find_in_org(device, "device", fx_.device_by_id, fx_.devices, org);
+    if (auto* reply = std::get_if<http_reply>(&d))
+        return std::move(*reply);
+    return ok_reply(state_text(std::get<std::size_t>(d)));
 }
 
 namespace {
