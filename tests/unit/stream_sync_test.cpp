@@ -95,6 +95,21 @@ outcome apply(const device_sync& s, const std::vector<sync_step>& steps,
     return o;
 }
 
+// What a restarted process does with a saved cursor: the cursor through its text, a new
+// machine whose link comes up at `at`, the history from `from` to `at` read at once.
+outcome restart_from(const stream_cursor& c, const fake_cloud& cloud, sys_time from, sys_time at,
+                     clock_model& clock, const sync_limits& lim) {
+    auto saved = stream_cursor::parse(c.to_string());
+    REQUIRE(saved);
+    REQUIRE(*saved == c);
+    device_sync s(*saved);
+    s.link_up(at);
+    s.begin_fetch(at, clock);
+    std::vector<std::size_t> ids;
+    auto steps = s.finish_fetch(cloud.history(from, at, &ids), true, at, clock, lim);
+    return apply(s, steps, ids);
+}
+
 stream_cursor since_cursor(sys_time since) {
     stream_cursor c{dev};
     c.since = std::chrono::time_point_cast<std::chrono::microseconds>(since);
@@ -449,16 +464,8 @@ TEST_CASE("stream sync: a history newer than the live messages leaves the rest t
     CHECK(s.cursor().after == 2);
 
     // Saved and restarted: it continues exactly after a4.
-    auto saved = stream_cursor::parse(s.cursor().to_string());
-    REQUIRE(saved);
     cloud.store(t0 + 1s, "a5");
-    device_sync again(*saved);
-    again.link_up(t0 + 2s);
-    again.begin_fetch(t0 + 2s, clock);
-    ids.clear();
-    auto o2 =
-        apply(again,
-              again.finish_fetch(cloud.history(t0, t0 + 2s, &ids), true, t0 + 2s, clock, lim), ids);
+    auto o2 = restart_from(s.cursor(), cloud, t0, t0 + 2s, clock, lim);
     CHECK(o2.gaps.empty());
     CHECK(o2.delivered == std::vector<std::size_t>{5});
 }
@@ -487,15 +494,7 @@ TEST_CASE("stream sync: held messages the history cannot place leave the cursor 
     CHECK_FALSE(s.cursor().since);
     CHECK(s.cursor().after == 0);
 
-    auto saved = stream_cursor::parse(s.cursor().to_string());
-    REQUIRE(saved);
-    device_sync again(*saved);
-    again.link_up(t0 + 5s);
-    again.begin_fetch(t0 + 5s, clock);
-    ids.clear();
-    auto o2 =
-        apply(again,
-              again.finish_fetch(cloud.history(t0, t0 + 5s, &ids), true, t0 + 5s, clock, lim), ids);
+    auto o2 = restart_from(s.cursor(), cloud, t0, t0 + 5s, clock, lim);
     REQUIRE(o2.gaps.size() == 1);
     CHECK(o2.delivered.empty()); // "q" is not delivered again
 }
@@ -586,13 +585,7 @@ TEST_CASE("stream sync: a cursor carried to a new machine continues exactly afte
     CHECK(saved->after == 5);
     for (int i = 0; i < 5; ++i)
         cloud.store(t0 + 4s + std::chrono::milliseconds(i), "same");
-    device_sync second(*saved);
-    second.link_up(t0 + 10s);
-    second.begin_fetch(t0 + 11s, clock);
-    ids.clear();
-    auto o2 = apply(
-        second, second.finish_fetch(cloud.history(t0, t0 + 11s, &ids), true, t0 + 11s, clock, lim),
-        ids);
+    auto o2 = restart_from(*saved, cloud, t0, t0 + 11s, clock, lim);
     CHECK(o2.gaps.empty());
     CHECK(o2.delivered == std::vector<std::size_t>{15, 16, 17, 18, 19});
 }
