@@ -80,50 +80,39 @@ ATOMCLOUD_DECL std::optional<frame> decode_frame(bytes_view data, frame_origin f
     if (!has_payload(type) && !payload.empty())
         return fail(client_errc::unexpected_payload);
 
-    // Each type builds its own frame; a type byte that is none of them was refused above.
-    const auto number = [&] { return device_number::parse(id_field); };
-    const auto nbiot = [&] { return nbiot_id::from_wire(id_field); };
-    std::optional<frame> out;
+    // Each type builds its own frame, returned where it is made (no copy of the variant on
+    // the receive path); a type byte that is none of them was refused above.
+    if (type == frame_type::nbiot_send || type == frame_type::nbiot_data) {
+        auto id = nbiot_id::from_wire(id_field);
+        if (!id)
+            return fail(client_errc::invalid_nbiot_id);
+        ec = {};
+        if (type == frame_type::nbiot_send)
+            return frame(nbiot_send_frame{*id, payload});
+        return frame(nbiot_data_frame{*id, payload});
+    }
+    auto number = device_number::parse(id_field);
+    if (!number)
+        return fail(client_errc::invalid_device_number);
+    ec = {};
     switch (type) {
     case frame_type::subscribe:
-        if (auto n = number())
-            out = subscribe_frame{*n};
-        break;
+        return frame(subscribe_frame{*number});
     case frame_type::unsubscribe:
-        if (auto n = number())
-            out = unsubscribe_frame{*n};
-        break;
+        return frame(unsubscribe_frame{*number});
     case frame_type::send:
-        if (auto n = number())
-            out = send_frame{*n, payload};
-        break;
+        return frame(send_frame{*number, payload});
     case frame_type::device_connected:
-        if (auto n = number())
-            out = device_connected_frame{*n};
-        break;
+        return frame(device_connected_frame{*number});
     case frame_type::device_disconnected:
-        if (auto n = number())
-            out = device_disconnected_frame{*n};
-        break;
+        return frame(device_disconnected_frame{*number});
     case frame_type::device_data:
-        if (auto n = number())
-            out = device_data_frame{*n, payload};
-        break;
+        return frame(device_data_frame{*number, payload});
     case frame_type::nbiot_send:
-        if (auto id = nbiot())
-            out = nbiot_send_frame{*id, payload};
-        break;
     case frame_type::nbiot_data:
-        if (auto id = nbiot())
-            out = nbiot_data_frame{*id, payload};
-        break;
+        break; // decoded above
     }
-    if (!out)
-        return fail(type == frame_type::nbiot_send || type == frame_type::nbiot_data
-                        ? client_errc::invalid_nbiot_id
-                        : client_errc::invalid_device_number);
-    ec = {};
-    return out;
+    return fail(client_errc::unknown_frame_type);
 }
 
 ATOMCLOUD_DECL std::size_t encoded_size(const frame& f, std::size_t nbiot_width) noexcept {
