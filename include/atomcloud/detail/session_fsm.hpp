@@ -128,28 +128,17 @@ struct session_actions {
 /// The session's lifecycle. See the file comment.
 class session_fsm {
 public:
-    /// The options the machine decides with (from config).
-    struct options {
+    /// The options the machine decides with: the session's own (config.session, whose
+    /// fields and defaults they are), the step timeouts, and when an idle link gives its
+    /// receive buffers back.
+    struct options : session_options {
         timeout_options timeouts;
-        backoff_options reconnect;
-        std::chrono::milliseconds healthy_after{std::chrono::seconds(10)};
-        std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};
-        health_check health = health_check::ping;
-        std::chrono::milliseconds close_timeout{std::chrono::seconds(1)};
-        bool retry_tls_failures = false;
-        send_policy when_disconnected = send_policy::queue;
         std::chrono::milliseconds idle_trim_after{std::chrono::seconds(2)};
 
         static options from(const config& cfg) {
             options o;
+            static_cast<session_options&>(o) = cfg.session;
             o.timeouts = cfg.timeouts;
-            o.reconnect = cfg.session.reconnect;
-            o.healthy_after = cfg.session.healthy_after;
-            o.idle_timeout = cfg.session.idle_timeout;
-            o.health = cfg.session.health;
-            o.close_timeout = cfg.session.close_timeout;
-            o.retry_tls_failures = cfg.session.retry_tls_failures;
-            o.when_disconnected = cfg.session.when_disconnected;
             return o;
         }
     };

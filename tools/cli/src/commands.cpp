@@ -1,4 +1,5 @@
 #include "commands.hpp"
+#include "stop_triggers.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -29,6 +30,16 @@ namespace asio = boost::asio;
 std::chrono::milliseconds to_milliseconds(double seconds) {
     return std::chrono::milliseconds(std::llround(seconds * 1000));
 }
+
+namespace {
+
+std::optional<std::chrono::milliseconds> duration_of(std::optional<double> seconds) {
+    if (!seconds)
+        return std::nullopt;
+    return to_milliseconds(*seconds);
+}
+
+} // namespace
 
 // ----------------------------------------------------------------------------------------
 // Configuration and errors
@@ -530,8 +541,6 @@ int run_watch(const global_options& g, const watch_args& a) {
     session s(io.get_executor(), cfg, a.org);
     error_code run_ec;
     diagnostics run_diag;
-    asio::signal_set signals(io, SIGINT, SIGTERM);
-    asio::steady_timer deadline(io);
 
     auto stop = [&] {
         w.stopping = true;
@@ -539,20 +548,8 @@ int run_watch(const global_options& g, const watch_args& a) {
     };
     // A signal stops the session (a close handshake of at most session.close_timeout); a
     // second one cuts that short.
-    std::function<void(const error_code&, int)> on_signal = [&](const error_code& ec, int) {
-        if (ec)
-            return;
-        stop();
-        signals.async_wait(on_signal);
-    };
-    signals.async_wait(on_signal);
-    if (a.duration_seconds) {
-        deadline.expires_after(to_milliseconds(*a.duration_seconds));
-        deadline.async_wait([&](const error_code& ec) {
-            if (!ec)
-                stop();
-        });
-    }
+    stop_triggers triggers(io, stop);
+    triggers.arm(duration_of(a.duration_seconds));
     // --stats: a line on stderr every interval, until the session ends.
     asio::cancellation_signal stats_stop;
     session_metrics last_stats = s.metrics();
@@ -568,8 +565,7 @@ int run_watch(const global_options& g, const watch_args& a) {
         s.async_subscribe(boost::span<const device_number>(numbers), [](const error_code&) {});
     s.async_run(run_diag, [&](const error_code& ec) {
         run_ec = ec;
-        signals.cancel();
-        deadline.cancel();
+        triggers.cancel();
         stats_stop.emit(asio::cancellation_type::terminal);
     });
     asio::co_spawn(
@@ -813,8 +809,6 @@ int run_devices_watch(const global_options& g, const devices_watch_args& a) {
     diagnostics run_diag;
     bool seeded_once = false;
     bool stopping = false;
-    asio::signal_set signals(io, SIGINT, SIGTERM);
-    asio::steady_timer deadline(io);
     auto stop = [&] {
         stopping = true;
         s.stop();
@@ -845,24 +839,11 @@ int run_devices_watch(const global_options& g, const devices_watch_args& a) {
     };
     online.emplace(api, s, a.org, std::move(opts));
 
-    std::function<void(const error_code&, int)> on_signal = [&](const error_code& ec, int) {
-        if (ec)
-            return;
-        stop();
-        signals.async_wait(on_signal);
-    };
-    signals.async_wait(on_signal);
-    if (a.duration_seconds) {
-        deadline.expires_after(to_milliseconds(*a.duration_seconds));
-        deadline.async_wait([&](const error_code& ec) {
-            if (!ec)
-                stop();
-        });
-    }
+    stop_triggers triggers(io, stop);
+    triggers.arm(duration_of(a.duration_seconds));
     s.async_run(run_diag, [&](const error_code& ec) {
         run_ec = ec;
-        signals.cancel();
-        deadline.cancel();
+        triggers.cancel();
     });
     // The first session_connected seeds the registry; so does every reconnect.
     std::function<void()> receive = [&] {

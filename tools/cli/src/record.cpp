@@ -4,6 +4,7 @@
 // where the database stops. The schema: docs/record.md.
 #include "commands.hpp"
 #include "record_db.hpp"
+#include "stop_triggers.hpp"
 
 #include <atomcloud/stream.hpp>
 
@@ -421,7 +422,6 @@ int run_record(const global_options& g, const record_args& a) {
     record_state state;
     error_code run_ec;
     diagnostics run_diag;
-    asio::signal_set signals(io, SIGINT, SIGTERM);
     asio::steady_timer ticker(io);
 
     auto note = [&](const std::string& line) {
@@ -431,18 +431,15 @@ int run_record(const global_options& g, const record_args& a) {
     // A signal stops the stream; what it handed over until then is stored. A second one
     // ends at once (every batch stored so far is committed: transactions run between
     // handlers).
-    std::function<void(const error_code&, int)> on_signal = [&](const error_code& ec, int) {
-        if (ec)
-            return;
+    stop_triggers triggers(io, [&] {
         if (state.stopping) {
             io.stop();
             return;
         }
         state.stopping = true;
         st.stop();
-        signals.async_wait(on_signal);
-    };
-    signals.async_wait(on_signal);
+    });
+    triggers.arm();
 
     // The progress line, at most four times a second.
     std::function<void(const error_code&)> on_tick = [&](const error_code& ec) {
@@ -512,7 +509,7 @@ int run_record(const global_options& g, const record_args& a) {
             }
             state.receiving = false;
             st.stop();
-            signals.cancel();
+            triggers.cancel();
             ticker.cancel();
         },
         asio::detached);
