@@ -51,9 +51,8 @@ public:
     peer_process(const peer_process&) = delete;
     peer_process& operator=(const peer_process&) = delete;
 
-    /// SIGTERM, and SIGKILL if it has not ended 3 s later: a helper that misses its signal
-    /// (tinyproxy can, when it arrives just before it waits for connections) must not hang
-    /// the test.
+    /// SIGTERM, and SIGKILL if it has not ended 3 s later: a helper that does not end on
+    /// its signal must not hang the test.
     ~peer_process() {
         ::kill(pid_, SIGTERM);
         int status = 0;

@@ -287,7 +287,6 @@ ATOMCLOUD_DECL std::vector<sync_step> device_sync::finish_fetch(const std::vecto
     }
     std::size_t p = h.size();   // where held_[0] is in the history
     std::size_t ov = 0;         // held messages matched there
-    bool placed = true;         // the held messages' place in the history is known
     std::size_t first_held = 0; // held messages before this one are not delivered
     if (valid.empty()) {
         // The history does not contain what was received before it was read: it cannot be
@@ -297,7 +296,6 @@ ATOMCLOUD_DECL std::vector<sync_step> device_sync::finish_fetch(const std::vecto
         else
             gap(last_known, std::nullopt, gap_reason::history_mismatch);
         s = h.size();
-        placed = false;
     } else {
         // The earliest place: the history before it is delivered, so a later true place
         // means messages missing (reported), never a message twice.
@@ -335,12 +333,12 @@ ATOMCLOUD_DECL std::vector<sync_step> device_sync::finish_fetch(const std::vecto
 
     // D. The cursor: the last delivered message's place in the history, or the history's
     // newest message and how many followed it live.
-    if (!placed) {
+    if (valid.empty()) {
         // Like abandon(): the next backfill finds the place from what was delivered.
         cursor_.anchor_time.reset();
         cursor_.since.reset();
         cursor_.after = 0;
-    } else if (ov == b && b > 0 && p + b < h.size()) {
+    } else if (b > 0 && p + b < h.size()) { // all held matched, the history goes on
         set_anchor(h, p + b - 1);
         cursor_.after = 0;
     } else if (!h.empty()) {
